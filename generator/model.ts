@@ -1,0 +1,252 @@
+import { parseDuration } from './spec/duration.ts';
+import type { ParsedSpec } from './spec/schema.ts';
+import { PINNED, type Component } from './versions.ts';
+
+/**
+ * The normalised model every target reads: defaults applied, durations in milliseconds,
+ * objectives as fractions, built-in redaction lists merged. Targets never see the raw spec.
+ */
+export interface Model {
+  project: string;
+  environment: string;
+  services: ServiceModel[];
+  signals: SignalsModel;
+  redaction: RedactionModel;
+  alerting: ParsedSpec['alerting'];
+  runbookBaseUrl: string | undefined;
+  collector: CollectorModel;
+  versions: Record<Component, string>;
+}
+
+export type Runtime = ParsedSpec['services'][number]['runtime'];
+
+export interface ServiceModel {
+  name: string;
+  description: string | undefined;
+  runtime: Runtime;
+  kind: 'http' | 'worker';
+  module: 'esm' | 'commonjs';
+  team: string;
+  owners: { name: string; email?: string | undefined; slack?: string | undefined }[];
+  frontends: string[];
+  routes: string[];
+  dependencies: DependencyModel[];
+  slos: SloModel[];
+  metricsEndpoint: { host: string; port: number; path: string } | undefined;
+}
+
+export interface DependencyModel {
+  name: string;
+  kind: 'database' | 'cache' | 'http' | 'queue' | 'service';
+  system: string | undefined;
+  service: string | undefined;
+  critical: boolean;
+  timeoutMs: number | undefined;
+  retry: { maxAttempts: number; backoffMs: number } | undefined;
+  circuitBreaker: { failureRateThreshold: number; openDurationMs: number } | undefined;
+  bulkhead: { maxConcurrent: number } | undefined;
+}
+
+export interface SloModel {
+  name: string;
+  kind: 'availability' | 'latency';
+  /** Fraction, e.g. 0.999. */
+  objective: number;
+  periodMs: number;
+  thresholdMs: number | undefined;
+  description: string | undefined;
+  routes: string[] | undefined;
+}
+
+export type LogClass = 'application' | 'access' | 'audit' | 'debug';
+
+export interface SignalsModel {
+  traces: {
+    keepErrors: boolean;
+    slowThresholdMs: number;
+    baseRate: number;
+    decisionWaitMs: number;
+    retentionMs: number;
+  };
+  logs: { level: 'debug' | 'info' | 'warn' | 'error'; retentionMs: Record<LogClass, number> };
+  metrics: {
+    retentionMs: number;
+    scrapeIntervalMs: number;
+    /** Sorted, unique, SLO latency thresholds included so latency SLIs are exact. */
+    histogramBucketsMs: number[];
+    maxRoutesPerService: number;
+    maxSeriesPerMetric: number;
+    resourceAttributes: string[];
+  };
+}
+
+export interface RedactionModel {
+  /** Lower-case, sorted, built-ins merged minus allowed keys. */
+  blockedKeys: string[];
+  valuePatterns: { name: string; regex: string }[];
+}
+
+export interface CollectorModel {
+  mode: 'single' | 'gateway';
+  gatewayReplicas: number;
+  memoryLimitMib: number;
+  persistentQueue: { enabled: boolean; directory: string; queueSize: number };
+  debugExporter: boolean;
+}
+
+/** Keys that carry credentials or personal data in HTTP headers, log fields and span attributes. */
+export const BUILTIN_BLOCKED_KEYS = [
+  'access_token',
+  'api_key',
+  'apikey',
+  'authorization',
+  'card_number',
+  'client_secret',
+  'cookie',
+  'credit_card',
+  'cvv',
+  'id_token',
+  'passwd',
+  'password',
+  'private_key',
+  'proxy-authorization',
+  'refresh_token',
+  'secret',
+  'session_id',
+  'set-cookie',
+  'token',
+  'x-api-key',
+] as const;
+
+/** RE2-compatible (no look-around) so the Collector and the Node preload share one definition. */
+export const BUILTIN_VALUE_PATTERNS = {
+  email: '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}',
+  card_number: '\\b(?:\\d[ -]?){12,18}\\d\\b',
+  bearer_token: '(?i)bearer\\s+[A-Za-z0-9._~+/-]+=*',
+  api_key: '\\b(?:sk|pk|rk|api|key)_[A-Za-z0-9_]{16,}\\b',
+} as const;
+
+const ms = (text: string): number => {
+  const value = parseDuration(text);
+  // The schema has already rejected malformed durations; reaching this is a programming error.
+  if (value === undefined) throw new Error(`internal: unvalidated duration ${text}`);
+  return value;
+};
+
+export function toModel(spec: ParsedSpec): Model {
+  const services = spec.services.map((service): ServiceModel => ({
+    name: service.name,
+    description: service.description,
+    runtime: service.runtime,
+    kind: service.kind,
+    module: service.module,
+    team: service.team,
+    owners: service.owners,
+    frontends: [...service.frontends],
+    routes: [...service.routes],
+    dependencies: service.dependencies.map((dependency) => ({
+      name: dependency.name,
+      kind: dependency.kind,
+      system: dependency.system,
+      service: dependency.service,
+      critical: dependency.critical,
+      timeoutMs: dependency.resilience?.timeout ? ms(dependency.resilience.timeout) : undefined,
+      retry: dependency.resilience?.retry
+        ? {
+            maxAttempts: dependency.resilience.retry.max_attempts,
+            backoffMs: ms(dependency.resilience.retry.backoff),
+          }
+        : undefined,
+      circuitBreaker: dependency.resilience?.circuit_breaker
+        ? {
+            failureRateThreshold: dependency.resilience.circuit_breaker.failure_rate_threshold,
+            openDurationMs: ms(dependency.resilience.circuit_breaker.open_duration),
+          }
+        : undefined,
+      bulkhead: dependency.resilience?.bulkhead
+        ? { maxConcurrent: dependency.resilience.bulkhead.max_concurrent }
+        : undefined,
+    })),
+    slos: service.slos.map((slo) => ({
+      name: slo.name,
+      kind: slo.kind,
+      objective: Number((slo.objective / 100).toFixed(8)),
+      periodMs: ms(slo.period),
+      thresholdMs: slo.kind === 'latency' ? ms(slo.threshold) : undefined,
+      description: slo.description,
+      routes: slo.routes,
+    })),
+    metricsEndpoint: service.metrics_endpoint,
+  }));
+
+  const { traces, logs, metrics } = spec.signals;
+  const sloThresholds = services.flatMap((s) =>
+    s.slos.flatMap((slo) => (slo.thresholdMs ? [slo.thresholdMs] : [])),
+  );
+  const buckets = [...new Set([...metrics.histogram_buckets.map(ms), ...sloThresholds])].sort(
+    (a, b) => a - b,
+  );
+
+  const allowed = new Set(spec.redaction.allowed_keys.map((k) => k.toLowerCase()));
+  const blockedKeys = [
+    ...new Set([...BUILTIN_BLOCKED_KEYS, ...spec.redaction.blocked_keys.map((k) => k.toLowerCase())]),
+  ]
+    .filter((key) => !allowed.has(key))
+    .sort();
+  const valuePatterns = [
+    ...Object.entries(BUILTIN_VALUE_PATTERNS)
+      .filter(([name]) => spec.redaction.patterns[name as keyof typeof BUILTIN_VALUE_PATTERNS])
+      .map(([name, regex]) => ({ name, regex })),
+    ...spec.redaction.custom_patterns,
+  ];
+
+  return {
+    project: spec.project,
+    environment: spec.environment,
+    services,
+    signals: {
+      traces: {
+        keepErrors: traces.sampling.keep_errors,
+        slowThresholdMs: ms(traces.sampling.slow_threshold),
+        baseRate: traces.sampling.base_rate,
+        decisionWaitMs: ms(traces.sampling.decision_wait),
+        retentionMs: ms(traces.retention),
+      },
+      logs: {
+        level: logs.level,
+        retentionMs: {
+          application: ms(logs.classes.application.retention),
+          access: ms(logs.classes.access.retention),
+          audit: ms(logs.classes.audit.retention),
+          debug: ms(logs.classes.debug.retention),
+        },
+      },
+      metrics: {
+        retentionMs: ms(metrics.retention),
+        scrapeIntervalMs: ms(metrics.scrape_interval),
+        histogramBucketsMs: buckets,
+        maxRoutesPerService: metrics.cardinality.max_routes_per_service,
+        maxSeriesPerMetric: metrics.cardinality.max_series_per_metric,
+        resourceAttributes: [...metrics.resource_attributes].sort(),
+      },
+    },
+    redaction: { blockedKeys, valuePatterns },
+    alerting: spec.alerting,
+    runbookBaseUrl: spec.runbooks?.base_url.replace(/\/+$/, ''),
+    collector: {
+      mode: spec.collector.mode,
+      gatewayReplicas: spec.collector.gateway_replicas,
+      memoryLimitMib: spec.collector.memory_limit_mib,
+      persistentQueue: {
+        enabled: spec.collector.persistent_queue.enabled,
+        directory: spec.collector.persistent_queue.directory,
+        queueSize: spec.collector.persistent_queue.queue_size,
+      },
+      debugExporter: spec.collector.debug_exporter,
+    },
+    versions: {
+      ...PINNED,
+      ...Object.fromEntries(Object.entries(spec.versions).filter(([, v]) => v !== undefined)),
+    },
+  };
+}

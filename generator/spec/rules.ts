@@ -1,0 +1,340 @@
+import {
+  BURN_WINDOWS,
+  LONGEST_BURN_WINDOW_MS,
+  burnRateFactor,
+  describeWindow,
+  minimumObjective,
+} from '../slo.ts';
+import { formatDuration, parseDuration } from './duration.ts';
+import type { PathSegment } from './diagnostics.ts';
+import type { ParsedSpec } from './schema.ts';
+
+/** A cross-field problem before it is located in the file. */
+export interface RuleProblem {
+  rule: string;
+  path: PathSegment[];
+  message: string;
+  /** Point at the key rather than the value (for duplicates, the name key reads better). */
+  key?: boolean;
+}
+
+interface Rule {
+  name: string;
+  check(spec: ParsedSpec): RuleProblem[];
+}
+
+const ms = (text: string) => parseDuration(text) ?? 0;
+
+function duplicates<T>(
+  items: readonly T[],
+  keyOf: (item: T) => string,
+): { index: number; first: number; key: string }[] {
+  const seen = new Map<string, number>();
+  const found: { index: number; first: number; key: string }[] = [];
+  items.forEach((item, index) => {
+    const key = keyOf(item);
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, index);
+    else found.push({ index, first, key });
+  });
+  return found;
+}
+
+/** Features Go's RE2 (used by the Collector) rejects; JavaScript accepts them, so check explicitly. */
+const NON_RE2 = [
+  { pattern: /\(\?[=!]/, what: 'look-ahead "(?=" / "(?!"' },
+  { pattern: /\(\?<[=!]/, what: 'look-behind "(?<=" / "(?<!"' },
+  { pattern: /\\[1-9]/, what: 'back-reference "\\1"' },
+  { pattern: /\(\?<[A-Za-z]/, what: 'named group "(?<name>" (RE2 writes "(?P<name>")' },
+];
+
+export const RULES: readonly Rule[] = [
+  {
+    name: 'unique-service-names',
+    check: (spec) =>
+      duplicates(spec.services, (s) => s.name).map(({ index, first, key }) => ({
+        rule: 'unique-service-names',
+        path: ['services', index, 'name'],
+        message: `duplicate service name "${key}" (also services[${first}]); rename one of them`,
+      })),
+  },
+  {
+    name: 'unique-names-within-service',
+    check: (spec) =>
+      spec.services.flatMap((service, s) => [
+        ...duplicates(service.dependencies, (d) => d.name).map(({ index, key }) => ({
+          rule: 'unique-names-within-service',
+          path: ['services', s, 'dependencies', index, 'name'],
+          message: `duplicate dependency "${key}" in service "${service.name}"; merge or rename them`,
+        })),
+        ...duplicates(service.slos, (o) => o.name).map(({ index, key }) => ({
+          rule: 'unique-names-within-service',
+          path: ['services', s, 'slos', index, 'name'],
+          message: `duplicate SLO "${key}" in service "${service.name}"; rename one of them`,
+        })),
+        ...duplicates(service.routes, (r) => r).map(({ index, key }) => ({
+          rule: 'unique-names-within-service',
+          path: ['services', s, 'routes', index],
+          message: `route "${key}" is listed twice; remove one`,
+        })),
+        ...duplicates(service.frontends, (f) => f).map(({ index, key }) => ({
+          rule: 'unique-names-within-service',
+          path: ['services', s, 'frontends', index],
+          message: `frontend "${key}" is listed twice; remove one`,
+        })),
+      ]),
+  },
+  {
+    name: 'known-dependency-service',
+    check: (spec) => {
+      const names = new Set(spec.services.map((s) => s.name));
+      return spec.services.flatMap((service, s) =>
+        service.dependencies.flatMap((dependency, d): RuleProblem[] => {
+          const at = ['services', s, 'dependencies', d];
+          if (dependency.kind !== 'service') {
+            return dependency.service === undefined
+              ? []
+              : [
+                  {
+                    rule: 'known-dependency-service',
+                    path: [...at, 'service'],
+                    message: `"service" only applies to dependencies of kind "service"; remove it or set kind: service`,
+                  },
+                ];
+          }
+          if (dependency.service === undefined) {
+            return [
+              {
+                rule: 'known-dependency-service',
+                path: [...at, 'kind'],
+                message: `a dependency of kind "service" names the service it calls; add service: <one of ${[...names].join(', ')}>`,
+              },
+            ];
+          }
+          if (dependency.service === service.name) {
+            return [
+              {
+                rule: 'known-dependency-service',
+                path: [...at, 'service'],
+                message: `service "${service.name}" cannot depend on itself; name another service`,
+              },
+            ];
+          }
+          if (!names.has(dependency.service)) {
+            return [
+              {
+                rule: 'known-dependency-service',
+                path: [...at, 'service'],
+                message: `unknown service "${dependency.service}"; use one of ${[...names].join(', ')} or add that service`,
+              },
+            ];
+          }
+          return [];
+        }),
+      );
+    },
+  },
+  {
+    name: 'worker-has-no-http-settings',
+    check: (spec) =>
+      spec.services.flatMap((service, s) =>
+        service.kind === 'worker' && (service.frontends.length > 0 || service.routes.length > 0)
+          ? [
+              {
+                rule: 'worker-has-no-http-settings',
+                path: ['services', s, service.frontends.length > 0 ? 'frontends' : 'routes'],
+                message: `service "${service.name}" is a worker, which serves no HTTP requests; remove frontends and routes or set kind: http`,
+                key: true,
+              },
+            ]
+          : [],
+      ),
+  },
+  {
+    name: 'route-limit',
+    check: (spec) =>
+      spec.services.flatMap((service, s) =>
+        service.routes.length > spec.signals.metrics.cardinality.max_routes_per_service
+          ? [
+              {
+                rule: 'route-limit',
+                path: ['services', s, 'routes'],
+                message: `${service.routes.length} routes exceed signals.metrics.cardinality.max_routes_per_service (${spec.signals.metrics.cardinality.max_routes_per_service}); merge routes or raise the limit`,
+                key: true,
+              },
+            ]
+          : [],
+      ),
+  },
+  {
+    name: 'slo-routes-known',
+    check: (spec) =>
+      spec.services.flatMap((service, s) =>
+        service.slos.flatMap((slo, o) =>
+          (slo.routes ?? []).flatMap((route, r) =>
+            service.routes.includes(route)
+              ? []
+              : [
+                  {
+                    rule: 'slo-routes-known',
+                    path: ['services', s, 'slos', o, 'routes', r],
+                    message: `route "${route}" is not one of service "${service.name}"'s routes; add it to services[${s}].routes or fix the template`,
+                  },
+                ],
+          ),
+        ),
+      ),
+  },
+  {
+    name: 'slo-period-covers-burn-windows',
+    check: (spec) =>
+      spec.services.flatMap((service, s) =>
+        service.slos.flatMap((slo, o) =>
+          ms(slo.period) < LONGEST_BURN_WINDOW_MS
+            ? [
+                {
+                  rule: 'slo-period-covers-burn-windows',
+                  path: ['services', s, 'slos', o, 'period'],
+                  message: `SLO period ${slo.period} is shorter than the ${formatDuration(LONGEST_BURN_WINDOW_MS)} burn-rate window; use a period of at least ${formatDuration(LONGEST_BURN_WINDOW_MS)}, e.g. 28d or 30d`,
+                },
+              ]
+            : [],
+        ),
+      ),
+  },
+  {
+    name: 'slo-alerts-can-fire',
+    check: (spec) =>
+      spec.services.flatMap((service, s) =>
+        service.slos.flatMap((slo, o) => {
+          const periodMs = ms(slo.period);
+          if (periodMs < LONGEST_BURN_WINDOW_MS) return [];
+          const objective = slo.objective / 100;
+          const dead = BURN_WINDOWS.filter((w) => burnRateFactor(w, periodMs) * (1 - objective) > 1);
+          if (dead.length === 0) return [];
+          const worst = dead[0]!;
+          const factor = burnRateFactor(worst, periodMs);
+          const floor = Math.ceil(minimumObjective(periodMs) * 100_000) / 1000;
+          return [
+            {
+              rule: 'slo-alerts-can-fire',
+              path: ['services', s, 'slos', o, 'objective'],
+              message: `objective ${slo.objective}% leaves a ${(100 - slo.objective).toFixed(3).replace(/\.?0+$/, '')}% budget, so the ${describeWindow(worst)} burn-rate alert (${factor.toFixed(1)}x) would need an error ratio above 100% and could never fire; use an objective of at least ${floor}%`,
+            },
+          ];
+        }),
+      ),
+  },
+  {
+    name: 'retention-covers-slo-period',
+    check: (spec) => {
+      const retention = ms(spec.signals.metrics.retention);
+      return spec.services.flatMap((service, s) =>
+        service.slos.flatMap((slo, o) =>
+          ms(slo.period) > retention
+            ? [
+                {
+                  rule: 'retention-covers-slo-period',
+                  path: ['services', s, 'slos', o, 'period'],
+                  message: `SLO period ${slo.period} is longer than signals.metrics.retention (${spec.signals.metrics.retention}), so the error budget cannot be computed; raise the retention to at least ${slo.period} or shorten the period`,
+                },
+              ]
+            : [],
+        ),
+      );
+    },
+  },
+  {
+    name: 're2-patterns',
+    check: (spec) =>
+      spec.redaction.custom_patterns.flatMap((pattern, p): RuleProblem[] => {
+        const at = ['redaction', 'custom_patterns', p, 'regex'];
+        const unsupported = NON_RE2.find((n) => n.pattern.test(pattern.regex));
+        if (unsupported) {
+          return [
+            {
+              rule: 're2-patterns',
+              path: at,
+              message: `pattern "${pattern.name}" uses a ${unsupported.what}, which the Collector's RE2 engine does not support; rewrite it without`,
+            },
+          ];
+        }
+        try {
+          new RegExp(pattern.regex.replace(/^\(\?i\)/, ''));
+          return [];
+        } catch (error) {
+          return [
+            {
+              rule: 're2-patterns',
+              path: at,
+              message: `pattern "${pattern.name}" is not a valid regular expression (${(error as Error).message.replace(/^Invalid regular expression: /, '')}); fix it`,
+            },
+          ];
+        }
+      }),
+  },
+  {
+    name: 'known-receivers',
+    check: (spec) => {
+      const { alerting } = spec;
+      const names = alerting.receivers.map((r) => r.name);
+      const unknown = (receiver: string, path: PathSegment[]): RuleProblem[] =>
+        names.includes(receiver)
+          ? []
+          : [
+              {
+                rule: 'known-receivers',
+                path,
+                message: `unknown receiver "${receiver}"; use one of ${names.join(', ')} or add it under alerting.receivers`,
+              },
+            ];
+      return [
+        ...duplicates(alerting.receivers, (r) => r.name).map(({ index, key }) => ({
+          rule: 'known-receivers',
+          path: ['alerting', 'receivers', index, 'name'],
+          message: `duplicate receiver "${key}"; rename one of them`,
+        })),
+        ...unknown(alerting.default_receiver, ['alerting', 'default_receiver']),
+        ...alerting.routes.flatMap((route, r) =>
+          unknown(route.receiver, ['alerting', 'routes', r, 'receiver']),
+        ),
+      ];
+    },
+  },
+  {
+    name: 'known-route-teams',
+    check: (spec) => {
+      const teams = [...new Set(spec.services.map((s) => s.team))];
+      return spec.alerting.routes.flatMap((route, r) =>
+        route.team === undefined || teams.includes(route.team)
+          ? []
+          : [
+              {
+                rule: 'known-route-teams',
+                path: ['alerting', 'routes', r, 'team'],
+                message: `no service is owned by team "${route.team}", so this route never matches; use one of ${teams.join(', ')}`,
+              },
+            ],
+      );
+    },
+  },
+  {
+    name: 'webhook-has-one-url',
+    check: (spec) =>
+      spec.alerting.receivers.flatMap((receiver, r) =>
+        receiver.type === 'webhook' && (receiver.url === undefined) === (receiver.url_file === undefined)
+          ? [
+              {
+                rule: 'webhook-has-one-url',
+                path: ['alerting', 'receivers', r],
+                message: `webhook receiver "${receiver.name}" needs exactly one of url or url_file; keep one`,
+              },
+            ]
+          : [],
+      ),
+  },
+];
+
+export function checkRules(spec: ParsedSpec): RuleProblem[] {
+  return RULES.flatMap((rule) => rule.check(spec));
+}

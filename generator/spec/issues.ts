@@ -5,9 +5,11 @@ import { SECRET_KEY_REPLACEMENTS } from './schema.ts';
 /** Wording for zod's built-in checks, phrased in the spec's terms and ending with the fix. */
 export const specErrorMap: z.core.$ZodErrorMap = (issue) => {
   const field = lastKey(issue.path ?? []);
+  if (issue.input === undefined && issue.code !== 'unrecognized_keys' && issue.code !== 'custom') {
+    return `missing required key "${field}"; add it`;
+  }
   switch (issue.code) {
     case 'invalid_type':
-      if (issue.input === undefined) return `missing required key "${field}"; add it`;
       return `expected ${article(issue.expected)}, got ${describe(issue.input)}; write ${example(issue.expected)}`;
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(issue.input)}; use one of those`;
@@ -95,7 +97,7 @@ export function issuesToProblems(
       }
       continue;
     }
-    const missing = issue.code === 'invalid_type' && issue.input === undefined;
+    const missing = issue.input === undefined && issue.message.startsWith('missing required key');
     const { line, col } = locator.locate(missing ? path.slice(0, -1) : path);
     problems.push({ file, line, col, path: formatPath(path), message: issue.message });
   }

@@ -18,12 +18,15 @@ export function parseYamlSpec(text: string, file: string): { loaded?: Loaded; pr
     return { line, col };
   };
 
-  const problems: Problem[] = [];
-  for (const error of doc.errors) {
+  // Only the first syntax error: after one, a YAML parser's further errors are mostly echoes of it.
+  const [error] = doc.errors;
+  if (error) {
     const { line, col } = position(error.pos[0]);
-    problems.push({ file, line, col, path: '', message: yamlErrorMessage(error.code, error.message) });
+    return {
+      problems: [{ file, line, col, path: '', message: yamlErrorMessage(error.code, error.message) }],
+    };
   }
-  if (problems.length > 0) return { problems };
+  const problems: Problem[] = [];
 
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     return {

@@ -16,7 +16,12 @@ const name = (what: string) =>
 
 const duration = (what: string) =>
   z
-    .string()
+    .string({
+      error: (issue) =>
+        issue.input === undefined
+          ? undefined
+          : `${what} needs a number with a unit, got ${JSON.stringify(issue.input)}; ${DURATION_HINT}`,
+    })
     .refine((text) => parseDuration(text) !== undefined, {
       error: (issue) => `${what} ${JSON.stringify(issue.input)} is not a duration; ${DURATION_HINT}`,
     })
@@ -24,7 +29,7 @@ const duration = (what: string) =>
 
 const percent = (what: string) =>
   z
-    .number({ error: `${what} must be a number of percent, e.g. 99.9` })
+    .number({ error: `${what} must be a number of percent; write e.g. 99.9` })
     .gt(0, { error: `${what} must be above 0 percent; write e.g. 99.9` })
     .lt(100, { error: `${what} must be below 100 percent (100% leaves no error budget); write e.g. 99.9` })
     .describe(`${what} in percent, e.g. 99.9`);
@@ -110,7 +115,7 @@ const slo = z.discriminatedUnion(
       threshold: duration('latency threshold'),
     }),
   ],
-  { error: 'SLO kind must be "availability" or "latency"' },
+  { error: 'SLO kind must be "availability" or "latency"; use one of those' },
 );
 
 const service = z.strictObject({
@@ -160,7 +165,7 @@ const signals = z
             base_rate: z
               .number()
               .min(0)
-              .max(1, { error: 'base_rate is a fraction between 0 and 1, e.g. 0.1 for 10%' })
+              .max(1, { error: 'base_rate is a fraction of traces, at most 1; write e.g. 0.1 for 10%' })
               .default(0.1)
               .describe('fraction of the remaining traces kept'),
             decision_wait: duration('how long the Collector waits for a trace to complete').default('10s'),
@@ -270,7 +275,7 @@ const receiver = z.discriminatedUnion(
       routing_key_file: secretFile('PagerDuty routing key'),
     }),
   ],
-  { error: 'receiver type must be one of webhook, slack, email, pagerduty' },
+  { error: 'receiver type must be one of webhook, slack, email, pagerduty; use one of those' },
 );
 
 const route = z.strictObject({
@@ -286,7 +291,7 @@ const route = z.strictObject({
 const alerting = z
   .strictObject({
     default_receiver: z.string().describe('receiver for alerts no route matches'),
-    receivers: z.array(receiver).min(1, { error: 'add at least one receiver' }),
+    receivers: z.array(receiver).min(1, { error: 'no receivers; add at least one, e.g. a webhook' }),
     routes: z.array(route).default([]),
     group_wait: duration('group_wait').default('30s'),
     group_interval: duration('group_interval').default('5m'),
@@ -349,7 +354,9 @@ export const specSchema = z
     }),
     project: name('project name'),
     environment: name('environment').default('development').describe('deployment.environment.name'),
-    services: z.array(service).min(1, { error: 'add at least one service under services' }),
+    services: z
+      .array(service)
+      .min(1, { error: 'the spec lists no services; add at least one under services' }),
     signals: signals.prefault({}),
     redaction,
     alerting,

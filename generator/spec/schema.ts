@@ -45,11 +45,15 @@ const routeTemplate = z
 const owner = z
   .strictObject({
     name: z.string().min(1).describe('person or rotation name'),
-    email: z.email({ error: 'owners[].email must be an e-mail address, e.g. "team@example.com"' }).optional(),
+    email: z
+      .email({ error: 'owners[].email must be an e-mail address; write e.g. "team@example.com"' })
+      .optional()
+      .describe('e-mail address'),
     slack: z
       .string()
       .regex(/^#[a-z0-9_-]+$/, { error: 'owners[].slack must be a channel such as "#payments-oncall"' })
-      .optional(),
+      .optional()
+      .describe('Slack channel'),
   })
   .describe('someone to escalate to; shown in runbooks');
 
@@ -120,7 +124,7 @@ const slo = z.discriminatedUnion(
 
 const service = z.strictObject({
   name: name('service name'),
-  description: z.string().optional(),
+  description: z.string().optional().describe('one line shown in dashboards and runbooks'),
   runtime: z
     .enum(['node', 'python', 'go', 'java', 'rust', 'dotnet', 'other'])
     .describe('language runtime; node services get a generated preload'),
@@ -130,7 +134,7 @@ const service = z.strictObject({
     .default('esm')
     .describe('node only: how the app is loaded (--import for esm, --require for commonjs)'),
   team: name('team').describe('owning team; alerts route by it'),
-  owners: z.array(owner).default([]),
+  owners: z.array(owner).default([]).describe('people to escalate to, named in runbooks'),
   frontends: z
     .array(name('frontend name'))
     .default([])
@@ -139,8 +143,8 @@ const service = z.strictObject({
     .array(routeTemplate)
     .default([])
     .describe('route templates used to name requests when the framework does not'),
-  dependencies: z.array(dependency).default([]),
-  slos: z.array(slo).default([]),
+  dependencies: z.array(dependency).default([]).describe('what this service calls'),
+  slos: z.array(slo).default([]).describe('service level objectives; each gets burn-rate alerts'),
   metrics_endpoint: z
     .strictObject({
       port: z.int().min(1).max(65535),
@@ -235,7 +239,7 @@ const redaction = z
       })
       .prefault({})
       .describe('built-in value patterns masked wherever they appear'),
-    custom_patterns: z.array(valuePattern).default([]),
+    custom_patterns: z.array(valuePattern).default([]).describe('extra value patterns to mask, e.g. IBANs'),
   })
   .prefault({});
 
@@ -346,17 +350,20 @@ export const SPEC_VERSION = 1;
 
 export const specSchema = z
   .strictObject({
-    version: z.literal(SPEC_VERSION, {
-      error: (issue) =>
-        issue.input === undefined
-          ? `missing spec version; add "version: ${SPEC_VERSION}" at the top`
-          : `unsupported spec version ${JSON.stringify(issue.input)}; this otelkit reads version ${SPEC_VERSION}`,
-    }),
+    version: z
+      .literal(SPEC_VERSION, {
+        error: (issue) =>
+          issue.input === undefined
+            ? `missing spec version; add "version: ${SPEC_VERSION}" at the top`
+            : `unsupported spec version ${JSON.stringify(issue.input)}; this otelkit reads version ${SPEC_VERSION}`,
+      })
+      .describe('spec format version'),
     project: name('project name'),
     environment: name('environment').default('development').describe('deployment.environment.name'),
     services: z
       .array(service)
-      .min(1, { error: 'the spec lists no services; add at least one under services' }),
+      .min(1, { error: 'the spec lists no services; add at least one under services' })
+      .describe('the services to observe'),
     signals: signals.prefault({}),
     redaction,
     alerting,

@@ -35,11 +35,11 @@ export type CollectorConfig = {
 export const COMPONENT = {
   otlpReceiver: 'otlp',
   memoryLimiter: 'memory_limiter',
-  resourceDetection: 'resourcedetection',
+  resourceDetection: 'resource_detection',
   transform: 'transform',
   redaction: 'redaction',
   tailSampling: 'tail_sampling',
-  spanMetrics: 'spanmetrics',
+  spanMetrics: 'span_metrics',
   otlpGrpcExporter: 'otlp_grpc',
   otlpHttpExporter: 'otlp_http',
   debugExporter: 'debug',

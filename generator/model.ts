@@ -183,9 +183,12 @@ export function toModel(spec: ParsedSpec): Model {
   const sloThresholds = services.flatMap((s) =>
     s.slos.flatMap((slo) => (slo.thresholdMs ? [slo.thresholdMs] : [])),
   );
-  const buckets = [...new Set([...metrics.histogram_buckets.map(ms), ...sloThresholds])].sort(
-    (a, b) => a - b,
-  );
+  // Every latency threshold is a bucket boundary, so SLIs and the slow-request alert are exact;
+  // one bucket above the slow threshold lets a quantile land beyond it.
+  const slowMs = ms(traces.sampling.slow_threshold);
+  const thresholds = [...metrics.histogram_buckets.map(ms), ...sloThresholds, slowMs];
+  if (Math.max(...thresholds) === slowMs) thresholds.push(slowMs * 2);
+  const buckets = [...new Set(thresholds)].sort((a, b) => a - b);
 
   const allowed = new Set(spec.redaction.allowed_keys.map((k) => k.toLowerCase()));
   const blockedKeys = [

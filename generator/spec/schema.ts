@@ -300,6 +300,11 @@ const alerting = z
     group_wait: duration('group_wait').default('30s'),
     group_interval: duration('group_interval').default('5m'),
     repeat_interval: duration('repeat_interval').default('4h'),
+    slo_min_requests_per_hour: z
+      .int()
+      .min(0)
+      .default(60)
+      .describe('SLO burn-rate alerts stay silent below this traffic, where a few failures swing the ratio'),
   })
   .describe('where alerts go');
 

@@ -2,9 +2,22 @@ import type { Model } from '../model.ts';
 import type { Artifact, Target } from './artifact.ts';
 import { collectorTarget } from './collector.ts';
 import { collectorBuildTarget } from './collector-build.ts';
+import { prometheusTarget } from './prometheus.ts';
+import { alertRulesTarget } from './alert-rules.ts';
+import { alertTestsTarget } from './alert-tests.ts';
+import { alertmanagerTarget } from './alertmanager.ts';
+import { runbooksTarget } from './runbooks.ts';
 
 /** Every output target, in one place: a new output is one module and one line here. */
-export const TARGETS: readonly Target[] = [collectorTarget, collectorBuildTarget];
+export const TARGETS: readonly Target[] = [
+  collectorTarget,
+  collectorBuildTarget,
+  prometheusTarget,
+  alertRulesTarget,
+  alertTestsTarget,
+  alertmanagerTarget,
+  runbooksTarget,
+];
 
 export function generateArtifacts(model: Model, targets: readonly Target[] = TARGETS): Artifact[] {
   return targets.flatMap((target) => target.generate(model));

@@ -1,0 +1,1421 @@
+import { SPAN_METRICS } from '../conventions.ts';
+import type { DependencyModel, Model, ServiceModel, SloModel } from '../model.ts';
+import { BURN_WINDOWS, burnRateFactor, type BurnWindow } from '../slo.ts';
+import { formatDuration } from '../spec/duration.ts';
+import { ERROR_STATUS, REQUEST_KINDS_RE, num, requestMatchers, requestSpanKind, selector } from './promql.ts';
+
+/**
+ * Every recording rule and alert, with the promtool cases that prove each alert and the facts its
+ * runbook needs. Rule files, unit tests, runbooks and dashboards all read this one catalogue, so
+ * a name can never differ between them.
+ *
+ * Recording rules follow Prometheus's `level:metric:operations` convention:
+ *   service:requests:rate5m, service_route_frontend:request_errors:rate5m,
+ *   service:request_duration_ms:p95_5m, slo:sli_error:ratio_rate1h, slo:error_budget_remaining:ratio.
+ */
+
+export type Severity = 'critical' | 'warning' | 'info';
+export type AlertGroupName = 'slo' | 'golden-signals' | 'resilience' | 'pipeline' | 'targets';
+
+export interface RecordingRule {
+  record: string;
+  expr: string;
+  labels?: Record<string, string>;
+}
+
+export interface AlertRule {
+  alert: string;
+  expr: string;
+  for: string;
+  labels: Record<string, string>;
+  annotations: { summary: string; description: string; runbook_url: string };
+}
+
+export interface SeriesInput {
+  series: string;
+  values: string;
+}
+
+export interface AlertCase {
+  name: string;
+  interval: string;
+  input: SeriesInput[];
+  /** Evaluation times and whether the alert must be firing at each. */
+  checks: { at: string; firing: boolean }[];
+}
+
+export interface RunbookStep {
+  text: string;
+  language?: 'promql' | 'logql' | 'traceql' | 'sh';
+  code?: string;
+}
+
+export interface Runbook {
+  meaning: string;
+  causes: string[];
+  steps: RunbookStep[];
+  resolution: string[];
+  service: ServiceModel | undefined;
+}
+
+export interface AlertDefinition {
+  rule: AlertRule;
+  /** File stem under alerts/, e.g. `slo-checkout`. */
+  file: string;
+  /** Labels the expression itself yields; with the rule labels, what a firing alert carries. */
+  exprLabels: Record<string, string>;
+  /** Evaluation interval the test file needs (long windows are tested at a coarser step). */
+  testEvaluation: '1m' | '5m';
+  cases: AlertCase[];
+  runbook: Runbook;
+}
+
+export interface RuleFile {
+  file: string;
+  groupName: string;
+  interval?: string;
+  recording: RecordingRule[];
+  alerts: AlertDefinition[];
+}
+
+export interface Catalogue {
+  files: RuleFile[];
+  alerts: AlertDefinition[];
+}
+
+const pascal = (text: string) =>
+  text
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join('');
+
+const SLO_WINDOWS_MS = [
+  5 * 60_000,
+  30 * 60_000,
+  3_600_000,
+  2 * 3_600_000,
+  6 * 3_600_000,
+  24 * 3_600_000,
+  3 * 24 * 3_600_000,
+];
+
+/** Large per-step counts keep ratios exact enough that "just under" is 90 % of a threshold. */
+const REQUESTS_PER_STEP = 100_000;
+
+export function runbookUrl(model: Model, alert: string): string {
+  return model.runbookBaseUrl ? `${model.runbookBaseUrl}/${alert}.md` : `runbooks/${alert}.md`;
+}
+
+function annotations(model: Model, alert: string, summary: string, description: string) {
+  return { summary, description, runbook_url: runbookUrl(model, alert) };
+}
+
+const promRange = (ms: number) => formatDuration(ms);
+
+// ---------------------------------------------------------------------------------------------
+// Shared recording rules (all services at once)
+
+function sharedRecording(model: Model): RecordingRule[] {
+  const requests = selector({ span_kind: { re: REQUEST_KINDS_RE } });
+  const errors = selector({ span_kind: { re: REQUEST_KINDS_RE }, status_code: ERROR_STATUS });
+  const calls = SPAN_METRICS.calls;
+  const rules: RecordingRule[] = [
+    { record: 'service:requests:rate5m', expr: `sum by (service_name) (rate(${calls}${requests}[5m]))` },
+    {
+      record: 'service:request_errors:rate5m',
+      expr: `sum by (service_name) (rate(${calls}${errors}[5m]))`,
+    },
+    {
+      record: 'service:request_error_ratio:rate5m',
+      expr: '(service:request_errors:rate5m or service:requests:rate5m * 0) / service:requests:rate5m',
+    },
+    {
+      record: 'service_route_frontend:requests:rate5m',
+      expr: `sum by (service_name, http_route, frontend) (rate(${calls}${requests}[5m]))`,
+    },
+    {
+      record: 'service_route_frontend:request_errors:rate5m',
+      expr: `sum by (service_name, http_route, frontend) (rate(${calls}${errors}[5m]))`,
+    },
+  ];
+  for (const quantile of [50, 95, 99]) {
+    rules.push({
+      record: `service:request_duration_ms:p${quantile}_5m`,
+      expr: `histogram_quantile(${quantile / 100}, sum by (service_name, le) (rate(${SPAN_METRICS.durationBucket}${requests}[5m])))`,
+    });
+    rules.push({
+      record: `service_route:request_duration_ms:p${quantile}_5m`,
+      expr: `histogram_quantile(${quantile / 100}, sum by (service_name, http_route, le) (rate(${SPAN_METRICS.durationBucket}${requests}[5m])))`,
+    });
+  }
+  void model;
+  return rules;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic series helpers for promtool cases
+
+/** A counter rising by `perStep` for `steps` steps, then by `after` for `afterSteps` steps. */
+function counter(perStep: number, steps: number, after?: { perStep: number; steps: number }): string {
+  const first = `0+${perStep}x${steps}`;
+  if (!after) return first;
+  const reached = perStep * steps;
+  return `${first} ${reached}+${after.perStep}x${after.steps}`;
+}
+
+function gauge(value: number, steps: number, after?: { value: number; steps: number }): string {
+  const first = `${value}x${steps}`;
+  return after ? `${first} ${after.value}x${after.steps}` : first;
+}
+
+const stepsFor = (durationMs: number, intervalMs: number) => Math.ceil(durationMs / intervalMs);
+
+function seriesLabels(labels: Record<string, string>): string {
+  return `{${Object.entries(labels)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(', ')}}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SLOs
+
+function sloErrorExpr(service: ServiceModel, slo: SloModel, window: string): string {
+  const matchers = requestMatchers(service, slo.routes);
+  if (slo.kind === 'availability') {
+    const errors = selector({ ...matchers, status_code: ERROR_STATUS });
+    return `(sum(rate(${SPAN_METRICS.calls}${errors}[${window}])) or vector(0)) / sum(rate(${SPAN_METRICS.calls}${selector(matchers)}[${window}]))`;
+  }
+  const le = num(slo.thresholdMs!);
+  const fast = selector({ ...matchers, le });
+  return `1 - (sum(rate(${SPAN_METRICS.durationBucket}${fast}[${window}])) / sum(rate(${SPAN_METRICS.durationCount}${selector(matchers)}[${window}])))`;
+}
+
+function sloRequestsExpr(service: ServiceModel, slo: SloModel): string {
+  const matchers = requestMatchers(service, slo.routes);
+  const metricName = slo.kind === 'availability' ? SPAN_METRICS.calls : SPAN_METRICS.durationCount;
+  return `sum(rate(${metricName}${selector(matchers)}[1h]))`;
+}
+
+function sloRecording(service: ServiceModel, slo: SloModel): RecordingRule[] {
+  const labels = { service_name: service.name, slo: slo.name };
+  const windows = [...new Set([...SLO_WINDOWS_MS, slo.periodMs])];
+  return [
+    ...windows.map((ms) => ({
+      record: `slo:sli_error:ratio_rate${promRange(ms)}`,
+      expr: sloErrorExpr(service, slo, promRange(ms)),
+      labels,
+    })),
+    { record: 'slo:sli_requests:rate1h', expr: sloRequestsExpr(service, slo), labels },
+    { record: 'slo:objective:ratio', expr: `vector(${num(slo.objective)})`, labels },
+    {
+      record: 'slo:error_budget_remaining:ratio',
+      expr: `1 - (slo:sli_error:ratio_rate${promRange(slo.periodMs)}${selector(labels)} / ${num(1 - slo.objective)})`,
+      labels,
+    },
+  ];
+}
+
+/** Representative series labels of one request of the SLI (first SLO route, else first route). */
+function requestSeriesLabels(service: ServiceModel, slo?: SloModel) {
+  const route = slo?.routes?.[0] ?? service.routes[0];
+  return {
+    service_name: service.name,
+    span_kind: requestSpanKind(service),
+    ...(route ? { http_route: route } : {}),
+  };
+}
+
+function sloSeries(
+  service: ServiceModel,
+  slo: SloModel,
+  errorsPerStep: number[],
+  steps: number[],
+): SeriesInput[] {
+  const base = requestSeriesLabels(service, slo);
+  const total = REQUESTS_PER_STEP;
+  const counterOf = (perSteps: number[]) => {
+    const [first, second] = perSteps;
+    return counter(
+      first!,
+      steps[0]!,
+      second === undefined ? undefined : { perStep: second, steps: steps[1]! },
+    );
+  };
+  if (slo.kind === 'availability') {
+    return [
+      {
+        series: `${SPAN_METRICS.calls}${seriesLabels({ ...base, status_code: 'STATUS_CODE_UNSET' })}`,
+        values: counterOf(errorsPerStep.map((e) => total - e)),
+      },
+      {
+        series: `${SPAN_METRICS.calls}${seriesLabels({ ...base, status_code: ERROR_STATUS })}`,
+        values: counterOf(errorsPerStep),
+      },
+    ];
+  }
+  const le = num(slo.thresholdMs!);
+  return [
+    {
+      series: `${SPAN_METRICS.durationBucket}${seriesLabels({ ...base, le })}`,
+      values: counterOf(errorsPerStep.map((e) => total - e)),
+    },
+    {
+      series: `${SPAN_METRICS.durationBucket}${seriesLabels({ ...base, le: '+Inf' })}`,
+      values: counterOf(errorsPerStep.map(() => total)),
+    },
+    {
+      series: `${SPAN_METRICS.durationCount}${seriesLabels(base)}`,
+      values: counterOf(errorsPerStep.map(() => total)),
+    },
+  ];
+}
+
+function burnAlert(model: Model, service: ServiceModel, slo: SloModel, window: BurnWindow): AlertDefinition {
+  const name = `${pascal(service.name)}${pascal(slo.name)}BurnRate${pascal(formatDuration(window.longMs))}`;
+  const factor = burnRateFactor(window, slo.periodMs);
+  const threshold = factor * (1 - slo.objective);
+  const labels = { service_name: service.name, slo: slo.name };
+  const sel = selector(labels);
+  const long = promRange(window.longMs);
+  const short = promRange(window.shortMs);
+  const expr =
+    `slo:sli_error:ratio_rate${long}${sel} > ${num(threshold)}` +
+    ` and slo:sli_error:ratio_rate${short}${sel} > ${num(threshold)}` +
+    ` and on (service_name, slo) (slo:sli_requests:rate1h${sel} * 3600 >= ${model.alerting.slo_min_requests_per_hour})`;
+
+  const intervalMs = window.tier === 'page' ? 60_000 : 5 * 60_000;
+  const interval = formatDuration(intervalMs);
+  const fireFor = window.longMs + window.forMs + 4 * intervalMs;
+  const fireSteps = stepsFor(fireFor, intervalMs);
+  const fireErrors = Math.round(
+    REQUESTS_PER_STEP * (threshold * 2 <= 1 ? threshold * 2 : (1 + threshold) / 2),
+  );
+  const underErrors = Math.floor(REQUESTS_PER_STEP * threshold * 0.9);
+  const resolveAfter = window.shortMs + 4 * intervalMs;
+  const at = (ms: number) => formatDuration(Math.round(ms / intervalMs) * intervalMs);
+  const what =
+    slo.kind === 'availability'
+      ? 'failed requests'
+      : `requests slower than ${formatDuration(slo.thresholdMs!)}`;
+
+  return {
+    file: `slo-${service.name}`,
+    exprLabels: labels,
+    testEvaluation: window.tier === 'page' ? '1m' : '5m',
+    rule: {
+      alert: name,
+      expr,
+      for: formatDuration(window.forMs),
+      labels: {
+        severity: window.severity,
+        tier: window.tier,
+        window: long,
+        team: service.team,
+        alertgroup: 'slo',
+      },
+      annotations: annotations(
+        model,
+        name,
+        `${service.name} is burning its ${slo.name} error budget ${num(Number(factor.toFixed(2)))}x faster than sustainable.`,
+        `{{ $labels.service_name }}: ${what} over both the last ${long} and ${short} exceed ${num(Number((threshold * 100).toPrecision(4)))}% ` +
+          `(objective ${num(slo.objective * 100)}% over ${formatDuration(slo.periodMs)}); at this rate ${num(window.budgetFraction * 100)}% of the {{ $labels.slo }} budget is gone within ${long}.`,
+      ),
+    },
+    cases: [
+      {
+        name: 'fires',
+        interval,
+        input: sloSeries(service, slo, [fireErrors], [fireSteps]),
+        checks: [{ at: at(fireFor), firing: true }],
+      },
+      {
+        name: 'stays silent just under the threshold',
+        interval,
+        input: sloSeries(service, slo, [underErrors], [fireSteps]),
+        checks: [{ at: at(fireFor), firing: false }],
+      },
+      {
+        name: 'resolves once the short window recovers',
+        interval,
+        input: sloSeries(service, slo, [fireErrors, 0], [fireSteps, stepsFor(resolveAfter, intervalMs)]),
+        checks: [
+          { at: at(fireFor), firing: true },
+          { at: at(fireFor + resolveAfter), firing: false },
+        ],
+      },
+    ],
+    runbook: {
+      service,
+      meaning: `${service.name} is consuming its ${slo.name} error budget (objective ${num(slo.objective * 100)}% over ${formatDuration(slo.periodMs)}) ${num(Number(factor.toFixed(2)))} times faster than the budget allows, measured over both ${long} and ${short}. ${window.tier === 'page' ? 'At this rate the whole budget is gone in days: act now.' : 'This is a slow burn: fix it within working hours before the budget runs out.'}`,
+      causes:
+        slo.kind === 'availability'
+          ? [
+              'A recent deploy or configuration change introduced failures.',
+              'A critical dependency is failing or timing out.',
+              'Traffic from one frontend hits a broken route.',
+              'Resource exhaustion (memory, connection pool, event loop).',
+            ]
+          : [
+              `A slow dependency (database, cache, external API) adds latency beyond ${formatDuration(slo.thresholdMs!)}.`,
+              'Saturation: too little capacity for the current traffic.',
+              'A recent deploy added work on the request path.',
+            ],
+      steps: sloSteps(service, slo, long),
+      resolution: [
+        'Roll back the most recent deploy if the burn started with it.',
+        'If one dependency is at fault, fail over, shed load or open its circuit breaker deliberately.',
+        'Once the burn rate is below 1x, record the budget spent in the incident notes.',
+      ],
+    },
+  };
+}
+
+function sloSteps(service: ServiceModel, slo: SloModel, window: string): RunbookStep[] {
+  const sel = selector({ service_name: service.name, slo: slo.name });
+  const steps: RunbookStep[] = [
+    {
+      text: 'How fast is the budget burning, per window?',
+      language: 'promql',
+      code: `slo:sli_error:ratio_rate${window}${sel}`,
+    },
+    { text: 'How much budget is left?', language: 'promql', code: `slo:error_budget_remaining:ratio${sel}` },
+    {
+      text: 'Which routes and frontends are failing?',
+      language: 'promql',
+      code: `topk(10, service_route_frontend:request_errors:rate5m{service_name="${service.name}"})`,
+    },
+  ];
+  if (slo.kind === 'latency') {
+    steps.push({
+      text: 'Which routes are slow (p99, ms)?',
+      language: 'promql',
+      code: `topk(10, service_route:request_duration_ms:p99_5m{service_name="${service.name}"})`,
+    });
+    steps.push({
+      text: 'Find slow traces in Tempo (Grafana Explore, Tempo):',
+      language: 'traceql',
+      code: `{ resource.service.name = "${service.name}" && kind = server && duration > ${formatDuration(slo.thresholdMs!)} }`,
+    });
+  } else {
+    steps.push({
+      text: 'Find failing traces in Tempo (Grafana Explore, Tempo):',
+      language: 'traceql',
+      code: `{ resource.service.name = "${service.name}" && status = error }`,
+    });
+  }
+  steps.push(...commonServiceSteps(service));
+  return steps;
+}
+
+function commonServiceSteps(service: ServiceModel): RunbookStep[] {
+  return [
+    {
+      text: 'Error logs with their trace and request ids (Grafana Explore, Loki):',
+      language: 'logql',
+      code: `{service_name="${service.name}"} | severity_text=~"(?i)error|fatal"`,
+    },
+    {
+      text: 'On a host running the service, pull the same from its JSON log lines:',
+      language: 'sh',
+      code: `docker compose logs --no-log-prefix ${service.name} | jq -c 'select(.level == "error") | {timestamp, request_id, trace_id, message}'`,
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Golden signals and missing telemetry, per service
+
+function errorRateAlert(model: Model, service: ServiceModel): AlertDefinition {
+  const name = `${pascal(service.name)}HighErrorRate`;
+  const threshold = 0.05;
+  const base = requestSeriesLabels(service);
+  const fireSteps = 20;
+  const series = (errors: number[], steps: number[]) => {
+    const [first, second] = errors;
+    const c = (perSteps: number[]) =>
+      counter(
+        perSteps[0]!,
+        steps[0]!,
+        second === undefined ? undefined : { perStep: perSteps[1]!, steps: steps[1]! },
+      );
+    return [
+      {
+        series: `${SPAN_METRICS.calls}${seriesLabels({ ...base, status_code: 'STATUS_CODE_UNSET' })}`,
+        values: c([1000 - first!, ...(second === undefined ? [] : [1000 - second])]),
+      },
+      {
+        series: `${SPAN_METRICS.calls}${seriesLabels({ ...base, status_code: ERROR_STATUS })}`,
+        values: c(errors),
+      },
+    ];
+  };
+  return {
+    file: 'golden-signals',
+    exprLabels: { service_name: service.name },
+    testEvaluation: '1m',
+    rule: {
+      alert: name,
+      expr: `service:request_error_ratio:rate5m{service_name="${service.name}"} > ${threshold}`,
+      for: '10m',
+      labels: { severity: 'warning', team: service.team, alertgroup: 'golden-signals' },
+      annotations: annotations(
+        model,
+        name,
+        `More than ${threshold * 100}% of ${service.name} requests fail.`,
+        '{{ $labels.service_name }} has failed more than 5% of its requests for 10 minutes; see the service dashboard for the routes and frontends affected.',
+      ),
+    },
+    cases: [
+      {
+        name: 'fires',
+        interval: '1m',
+        input: series([100], [fireSteps]),
+        checks: [{ at: '18m', firing: true }],
+      },
+      {
+        name: 'stays silent just under the threshold',
+        interval: '1m',
+        input: series([45], [fireSteps]),
+        checks: [{ at: '18m', firing: false }],
+      },
+      {
+        name: 'resolves',
+        interval: '1m',
+        input: series([100, 0], [fireSteps, 15]),
+        checks: [
+          { at: '18m', firing: true },
+          { at: '30m', firing: false },
+        ],
+      },
+    ],
+    runbook: {
+      service,
+      meaning: `More than ${threshold * 100}% of ${service.name}'s requests have failed for 10 minutes. This is a symptom alert independent of SLOs.`,
+      causes: ['A bad deploy.', 'A failing dependency.', 'Malformed traffic from one frontend.'],
+      steps: [
+        {
+          text: 'Error ratio now:',
+          language: 'promql',
+          code: `service:request_error_ratio:rate5m{service_name="${service.name}"}`,
+        },
+        {
+          text: 'Errors by route and frontend:',
+          language: 'promql',
+          code: `topk(10, service_route_frontend:request_errors:rate5m{service_name="${service.name}"})`,
+        },
+        {
+          text: 'Failing traces:',
+          language: 'traceql',
+          code: `{ resource.service.name = "${service.name}" && status = error }`,
+        },
+        ...commonServiceSteps(service),
+      ],
+      resolution: [
+        'Roll back a recent deploy.',
+        'Mitigate the failing dependency.',
+        'Block abusive traffic.',
+      ],
+    },
+  };
+}
+
+function latencyAlert(model: Model, service: ServiceModel): AlertDefinition {
+  const name = `${pascal(service.name)}HighLatency`;
+  const slow = model.signals.traces.slowThresholdMs;
+  const buckets = model.signals.metrics.histogramBucketsMs;
+  const index = buckets.indexOf(slow);
+  const below = buckets[index - 1];
+  const above = buckets[index + 1]!;
+  const base = requestSeriesLabels(service);
+  // all requests in one bucket: above the threshold fires, at or below it stays silent
+  const series = (bucketOf: (le: number) => number[], steps: number[]) =>
+    [...(below !== undefined ? [below] : []), slow, above, Infinity].map((le) => {
+      const perSteps = bucketOf(le);
+      return {
+        series: `${SPAN_METRICS.durationBucket}${seriesLabels({ ...base, le: le === Infinity ? '+Inf' : num(le) })}`,
+        values: counter(
+          perSteps[0]!,
+          steps[0]!,
+          perSteps[1] === undefined ? undefined : { perStep: perSteps[1], steps: steps[1]! },
+        ),
+      };
+    });
+  const slowPattern = (le: number) => (le >= above ? 100 : 0);
+  const fastPattern = (le: number) => (le >= slow ? 100 : 0);
+  return {
+    file: 'golden-signals',
+    exprLabels: { service_name: service.name },
+    testEvaluation: '1m',
+    rule: {
+      alert: name,
+      expr: `service:request_duration_ms:p95_5m{service_name="${service.name}"} > ${num(slow)}`,
+      for: '10m',
+      labels: { severity: 'warning', team: service.team, alertgroup: 'golden-signals' },
+      annotations: annotations(
+        model,
+        name,
+        `${service.name} p95 latency is above ${formatDuration(slow)}.`,
+        `{{ $labels.service_name }} has answered 5% of its requests slower than ${formatDuration(slow)} for 10 minutes; slow traces are all kept by tail sampling.`,
+      ),
+    },
+    cases: [
+      {
+        name: 'fires',
+        interval: '1m',
+        input: series((le) => [slowPattern(le)], [20]),
+        checks: [{ at: '18m', firing: true }],
+      },
+      {
+        name: 'stays silent just under the threshold',
+        interval: '1m',
+        input: series((le) => [fastPattern(le)], [20]),
+        checks: [{ at: '18m', firing: false }],
+      },
+      {
+        name: 'resolves',
+        interval: '1m',
+        input: series((le) => [slowPattern(le), fastPattern(le)], [20, 15]),
+        checks: [
+          { at: '18m', firing: true },
+          { at: '30m', firing: false },
+        ],
+      },
+    ],
+    runbook: {
+      service,
+      meaning: `${service.name}'s 95th percentile latency has been above ${formatDuration(slow)} (the slow-trace threshold) for 10 minutes.`,
+      causes: [
+        'A slow dependency.',
+        'CPU or event-loop saturation.',
+        'A deploy that added work on the hot path.',
+      ],
+      steps: [
+        {
+          text: 'p95 by route (ms):',
+          language: 'promql',
+          code: `topk(10, service_route:request_duration_ms:p95_5m{service_name="${service.name}"})`,
+        },
+        {
+          text: 'Slow traces (tail sampling keeps every one of them):',
+          language: 'traceql',
+          code: `{ resource.service.name = "${service.name}" && kind = server && duration > ${formatDuration(slow)} }`,
+        },
+        ...commonServiceSteps(service),
+      ],
+      resolution: [
+        'Scale out or shed load.',
+        'Fix or bypass the slow dependency.',
+        'Roll back a recent deploy.',
+      ],
+    },
+  };
+}
+
+function telemetryMissingAlert(model: Model, service: ServiceModel): AlertDefinition {
+  const name = `${pascal(service.name)}TelemetryMissing`;
+  const present = `${SPAN_METRICS.calls}${seriesLabels({ service_name: service.name, span_kind: requestSpanKind(service) })}`;
+  const other = `${SPAN_METRICS.calls}${seriesLabels({ service_name: 'some-other-service', span_kind: 'SPAN_KIND_SERVER' })}`;
+  return {
+    file: 'golden-signals',
+    exprLabels: { service_name: service.name },
+    testEvaluation: '1m',
+    rule: {
+      alert: name,
+      expr: `absent_over_time(${SPAN_METRICS.calls}{service_name="${service.name}"}[15m])`,
+      for: '5m',
+      labels: { severity: 'warning', team: service.team, alertgroup: 'golden-signals' },
+      annotations: annotations(
+        model,
+        name,
+        `No request telemetry from ${service.name} for 15 minutes.`,
+        'No span metrics for {{ $labels.service_name }} arrived for 15 minutes: the service is down or idle, or its telemetry does not reach the Collector, so its SLO alerts cannot fire.',
+      ),
+    },
+    cases: [
+      {
+        name: 'fires',
+        interval: '1m',
+        input: [{ series: other, values: counter(10, 40) }],
+        checks: [{ at: '25m', firing: true }],
+      },
+      {
+        name: 'stays silent while telemetry arrives',
+        interval: '1m',
+        input: [{ series: present, values: counter(10, 40) }],
+        checks: [{ at: '25m', firing: false }],
+      },
+      {
+        name: 'resolves when telemetry returns',
+        interval: '1m',
+        input: [{ series: present, values: `_x25 0+10x20` }],
+        checks: [
+          { at: '24m', firing: true },
+          { at: '35m', firing: false },
+        ],
+      },
+    ],
+    runbook: {
+      service,
+      meaning: `Prometheus has received no span metrics for ${service.name} for 15 minutes. Without them its SLO and golden-signal alerts are blind.`,
+      causes: [
+        'The service is down or receives no traffic.',
+        'The app does not export telemetry (preload missing, OTEL_SDK_DISABLED set, wrong OTEL_EXPORTER_OTLP_ENDPOINT).',
+        'The Collector is down or refusing data (see the pipeline alerts).',
+      ],
+      steps: [
+        {
+          text: 'Last time the service reported:',
+          language: 'promql',
+          code: `timestamp(${SPAN_METRICS.calls}{service_name="${service.name}"})`,
+        },
+        {
+          text: 'Is the Collector receiving spans at all?',
+          language: 'promql',
+          code: 'sum by (receiver) (rate(otelcol_receiver_accepted_spans_total[5m]))',
+        },
+        {
+          text: 'Recent traces of the service:',
+          language: 'traceql',
+          code: `{ resource.service.name = "${service.name}" }`,
+        },
+        ...commonServiceSteps(service),
+      ],
+      resolution: [
+        'Restart the service or the Collector.',
+        'Fix the OTLP endpoint in the service environment.',
+      ],
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resilience, per dependency (metric names from the observability contract)
+
+function resilienceAlerts(
+  model: Model,
+  service: ServiceModel,
+  dependency: DependencyModel,
+): AlertDefinition[] {
+  const out: AlertDefinition[] = [];
+  const labels = { service_name: service.name, dependency: dependency.name };
+  const sel = selector(labels);
+  const prefix = `${pascal(service.name)}${pascal(dependency.name)}`;
+  const common = (severity: Severity) => ({ severity, team: service.team, alertgroup: 'resilience' });
+  const depSteps = (metricName: string): RunbookStep[] => [
+    { text: `The metric behind this alert:`, language: 'promql', code: `${metricName}${sel}` },
+    {
+      text: 'Traces of failing calls to the dependency:',
+      language: 'traceql',
+      code: `{ resource.service.name = "${service.name}" && kind = client && status = error }`,
+    },
+    {
+      text: 'Resilience events in the logs:',
+      language: 'logql',
+      code: `{service_name="${service.name}"} | dependency="${dependency.name}" | resilience_event!=""`,
+    },
+    ...commonServiceSteps(service).slice(1),
+  ];
+
+  const rateCases = (metricName: string, fire: number, under: number, at = '18m'): AlertCase[] => {
+    const series = `${metricName}${seriesLabels(labels)}`;
+    return [
+      {
+        name: 'fires',
+        interval: '1m',
+        input: [{ series, values: counter(fire, 25) }],
+        checks: [{ at, firing: true }],
+      },
+      {
+        name: 'stays silent just under the threshold',
+        interval: '1m',
+        input: [{ series, values: counter(under, 25) }],
+        checks: [{ at, firing: false }],
+      },
+      {
+        name: 'resolves',
+        interval: '1m',
+        input: [{ series, values: counter(fire, 20, { perStep: 0, steps: 15 }) }],
+        checks: [
+          { at, firing: true },
+          { at: '32m', firing: false },
+        ],
+      },
+    ];
+  };
+
+  if (dependency.circuitBreaker) {
+    const name = `${prefix}CircuitBreakerOpen`;
+    const series = `circuit_breaker_state${seriesLabels(labels)}`;
+    out.push({
+      file: 'resilience',
+      exprLabels: labels,
+      testEvaluation: '1m',
+      rule: {
+        alert: name,
+        expr: `max by (service_name, dependency) (circuit_breaker_state${sel}) == 1`,
+        for: '1m',
+        labels: common(dependency.critical ? 'critical' : 'warning'),
+        annotations: annotations(
+          model,
+          name,
+          `${service.name}'s circuit breaker for ${dependency.name} is open.`,
+          '{{ $labels.service_name }} stopped calling {{ $labels.dependency }} because too many calls failed; calls fail fast or use their fallback until a half-open probe succeeds.',
+        ),
+      },
+      cases: [
+        {
+          name: 'fires',
+          interval: '1m',
+          input: [{ series, values: gauge(1, 10) }],
+          checks: [{ at: '5m', firing: true }],
+        },
+        {
+          name: 'stays silent while half-open',
+          interval: '1m',
+          input: [{ series, values: gauge(2, 10) }],
+          checks: [{ at: '5m', firing: false }],
+        },
+        {
+          name: 'resolves when the breaker closes',
+          interval: '1m',
+          input: [{ series, values: gauge(1, 6, { value: 0, steps: 6 }) }],
+          checks: [
+            { at: '5m', firing: true },
+            { at: '9m', firing: false },
+          ],
+        },
+      ],
+      runbook: {
+        service,
+        meaning: `More than ${num(dependency.circuitBreaker.failureRateThreshold * 100)}% of ${service.name}'s calls to ${dependency.name} failed, so its circuit breaker opened; it probes again after ${formatDuration(dependency.circuitBreaker.openDurationMs)}.${dependency.critical ? ` ${dependency.name} is critical: ${service.name} reports not ready while the breaker is open.` : ''}`,
+        causes: [
+          `${dependency.name} is down, overloaded or unreachable.`,
+          'Timeouts are too tight for its current latency.',
+        ],
+        steps: depSteps('circuit_breaker_state'),
+        resolution: [`Restore ${dependency.name}.`, 'The breaker closes by itself once probes succeed.'],
+      },
+    });
+  }
+  if (dependency.retry) {
+    const name = `${prefix}RetrySpike`;
+    out.push({
+      file: 'resilience',
+      exprLabels: labels,
+      testEvaluation: '1m',
+      rule: {
+        alert: name,
+        expr: `sum by (service_name, dependency) (rate(retry_attempts_total${sel}[5m])) > 0.5`,
+        for: '10m',
+        labels: common('warning'),
+        annotations: annotations(
+          model,
+          name,
+          `${service.name} is retrying calls to ${dependency.name} more than once every two seconds.`,
+          '{{ $labels.service_name }} has retried calls to {{ $labels.dependency }} at more than 0.5/s for 10 minutes; retries multiply load on a struggling dependency.',
+        ),
+      },
+      cases: rateCases('retry_attempts_total', 60, 27),
+      runbook: {
+        service,
+        meaning: `${service.name} retries calls to ${dependency.name} (up to ${dependency.retry.maxAttempts} attempts) more than 0.5 times a second.`,
+        causes: [`${dependency.name} fails intermittently.`, 'Network trouble between the two.'],
+        steps: depSteps('retry_attempts_total'),
+        resolution: [`Fix ${dependency.name}; consider a circuit breaker to stop retry storms.`],
+      },
+    });
+  }
+  if (dependency.timeoutMs) {
+    const name = `${prefix}Timeouts`;
+    out.push({
+      file: 'resilience',
+      exprLabels: labels,
+      testEvaluation: '1m',
+      rule: {
+        alert: name,
+        expr: `sum by (service_name, dependency) (rate(timeout_exceeded_total${sel}[5m])) > 0.1`,
+        for: '10m',
+        labels: common('warning'),
+        annotations: annotations(
+          model,
+          name,
+          `${service.name}'s calls to ${dependency.name} time out.`,
+          `{{ $labels.service_name }} calls to {{ $labels.dependency }} exceeded their ${formatDuration(dependency.timeoutMs)} timeout more than 0.1 times a second for 10 minutes.`,
+        ),
+      },
+      cases: rateCases('timeout_exceeded_total', 12, 5),
+      runbook: {
+        service,
+        meaning: `Calls from ${service.name} to ${dependency.name} exceed their ${formatDuration(dependency.timeoutMs)} timeout.`,
+        causes: [
+          `${dependency.name} is slow or saturated.`,
+          'The timeout is tighter than the dependency’s normal latency.',
+        ],
+        steps: depSteps('timeout_exceeded_total'),
+        resolution: [`Restore ${dependency.name}'s latency, or revisit the timeout.`],
+      },
+    });
+  }
+  if (dependency.bulkhead) {
+    const rejections = `${prefix}BulkheadRejections`;
+    out.push({
+      file: 'resilience',
+      exprLabels: labels,
+      testEvaluation: '1m',
+      rule: {
+        alert: rejections,
+        expr: `sum by (service_name, dependency) (rate(bulkhead_rejections_total${sel}[5m])) > 0`,
+        for: '5m',
+        labels: common('warning'),
+        annotations: annotations(
+          model,
+          rejections,
+          `${service.name} rejects calls to ${dependency.name} because its bulkhead is full.`,
+          `{{ $labels.service_name }} has had all ${dependency.bulkhead.maxConcurrent} concurrent slots for {{ $labels.dependency }} busy and rejected calls for 5 minutes.`,
+        ),
+      },
+      cases: rateCases('bulkhead_rejections_total', 5, 0, '12m'),
+      runbook: {
+        service,
+        meaning: `The bulkhead limiting ${service.name} to ${dependency.bulkhead.maxConcurrent} concurrent calls to ${dependency.name} is full and rejects calls.`,
+        causes: [
+          `${dependency.name} got slower, so calls hold their slots longer.`,
+          'Traffic grew beyond the configured concurrency.',
+        ],
+        steps: depSteps('bulkhead_rejections_total'),
+        resolution: [`Restore ${dependency.name}'s latency or raise max_concurrent with care.`],
+      },
+    });
+    const saturated = `${prefix}PoolSaturated`;
+    const active = `executor_active_workers${seriesLabels(labels)}`;
+    const max = `executor_max_workers${seriesLabels(labels)}`;
+    const maxWorkers = dependency.bulkhead.maxConcurrent;
+    const activeAt = (fraction: number) => Math.floor(maxWorkers * fraction);
+    out.push({
+      file: 'resilience',
+      exprLabels: labels,
+      testEvaluation: '1m',
+      rule: {
+        alert: saturated,
+        expr: `max by (service_name, dependency) (executor_active_workers${sel}) / max by (service_name, dependency) (executor_max_workers${sel}) >= 0.9`,
+        for: '10m',
+        labels: common('warning'),
+        annotations: annotations(
+          model,
+          saturated,
+          `${service.name}'s worker pool for ${dependency.name} is at least 90% busy.`,
+          '{{ $labels.service_name }} has kept 90% or more of its {{ $labels.dependency }} workers busy for 10 minutes; the next spike will be rejected.',
+        ),
+      },
+      cases: [
+        {
+          name: 'fires',
+          interval: '1m',
+          input: [
+            { series: active, values: gauge(maxWorkers, 20) },
+            { series: max, values: gauge(maxWorkers, 20) },
+          ],
+          checks: [{ at: '15m', firing: true }],
+        },
+        {
+          name: 'stays silent just under the threshold',
+          interval: '1m',
+          input: [
+            { series: active, values: gauge(Math.min(activeAt(0.9), Math.ceil(maxWorkers * 0.9) - 1), 20) },
+            { series: max, values: gauge(maxWorkers, 20) },
+          ],
+          checks: [{ at: '15m', firing: false }],
+        },
+        {
+          name: 'resolves',
+          interval: '1m',
+          input: [
+            { series: active, values: gauge(maxWorkers, 16, { value: 0, steps: 10 }) },
+            { series: max, values: gauge(maxWorkers, 26) },
+          ],
+          checks: [
+            { at: '15m', firing: true },
+            { at: '20m', firing: false },
+          ],
+        },
+      ],
+      runbook: {
+        service,
+        meaning: `${service.name} uses 90% or more of the ${maxWorkers} workers allowed for ${dependency.name}.`,
+        causes: [`${dependency.name} slowed down.`, 'Traffic grew.'],
+        steps: depSteps('executor_active_workers'),
+        resolution: ['Scale out, or restore the dependency’s latency.'],
+      },
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline and backend health (platform-owned)
+
+const PLATFORM_TEAM = 'platform';
+
+function pipelineAlerts(model: Model): AlertDefinition[] {
+  const signals = '(spans|metric_points|log_records)';
+  const platform = (severity: Severity, group: AlertGroupName) => ({
+    severity,
+    team: PLATFORM_TEAM,
+    alertgroup: group,
+  });
+  const collectorSteps = (query: string): RunbookStep[] => [
+    { text: 'The metric behind this alert:', language: 'promql', code: query },
+    {
+      text: 'Accepted, refused and exported per signal:',
+      language: 'promql',
+      code: 'sum by (__name__) (rate({__name__=~"otelcol_(receiver_accepted|receiver_refused|exporter_sent|exporter_send_failed)_.*_total"}[5m]))',
+    },
+    {
+      text: 'Collector errors in its own JSON log:',
+      language: 'sh',
+      code: `docker compose logs --no-log-prefix otel-collector | jq -c 'select(.level == "error" or .level == "warn")'`,
+    },
+  ];
+  const rate = (
+    name: string,
+    labelsOf: Record<string, string>,
+    perStep: number,
+    steps: number,
+    after?: number,
+  ) => ({
+    series: `${name}${seriesLabels(labelsOf)}`,
+    values: counter(perStep, steps, after === undefined ? undefined : { perStep: after, steps: 15 }),
+  });
+
+  const exporter = { exporter: 'otlp_grpc/tempo', job: 'otel-collector', instance: 'otel-collector:8888' };
+  const receiver = {
+    receiver: 'otlp',
+    transport: 'grpc',
+    job: 'otel-collector',
+    instance: 'otel-collector:8888',
+  };
+  const defs: AlertDefinition[] = [
+    {
+      file: 'pipeline',
+      exprLabels: { exporter: exporter.exporter },
+      testEvaluation: '1m',
+      rule: {
+        alert: 'CollectorExporterSendFailures',
+        expr: `sum by (exporter) (rate({__name__=~"otelcol_exporter_send_failed_${signals}_total"}[5m])) > 0`,
+        for: '5m',
+        labels: platform('warning', 'pipeline'),
+        annotations: annotations(
+          model,
+          'CollectorExporterSendFailures',
+          'The Collector fails to send telemetry to a backend.',
+          'Exporter {{ $labels.exporter }} has failed sends for 5 minutes; data waits in the persistent queue and is retried.',
+        ),
+      },
+      cases: [
+        {
+          name: 'fires',
+          interval: '1m',
+          input: [rate('otelcol_exporter_send_failed_spans_total', exporter, 10, 20)],
+          checks: [{ at: '12m', firing: true }],
+        },
+        {
+          name: 'stays silent without failures',
+          interval: '1m',
+          input: [rate('otelcol_exporter_send_failed_spans_total', exporter, 0, 20)],
+          checks: [{ at: '12m', firing: false }],
+        },
+        {
+          name: 'resolves',
+          interval: '1m',
+          input: [rate('otelcol_exporter_send_failed_spans_total', exporter, 10, 15, 0)],
+          checks: [
+            { at: '12m', firing: true },
+            { at: '25m', firing: false },
+          ],
+        },
+      ],
+      runbook: {
+        service: undefined,
+        meaning:
+          'A Collector exporter cannot deliver to its backend (Tempo, Loki or Prometheus). The persistent queue holds the data and retries, so nothing is lost yet.',
+        causes: [
+          'The backend is down or restarting.',
+          'Network or DNS trouble inside the stack.',
+          'The backend rejects data (limits, out-of-order samples).',
+        ],
+        steps: collectorSteps(
+          `sum by (exporter) (rate({__name__=~"otelcol_exporter_send_failed_${signals}_total"}[5m]))`,
+        ),
+        resolution: [
+          'Bring the backend back; the queue drains by itself.',
+          'If the backend rejects data, fix its limits.',
+        ],
+      },
+    },
+    {
+      file: 'pipeline',
+      exprLabels: { exporter: exporter.exporter },
+      testEvaluation: '1m',
+      rule: {
+        alert: 'CollectorQueueNearlyFull',
+        expr: 'max by (exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity) >= 0.8',
+        for: '5m',
+        labels: platform('critical', 'pipeline'),
+        annotations: annotations(
+          model,
+          'CollectorQueueNearlyFull',
+          'A Collector sending queue is at least 80% full.',
+          'The sending queue of {{ $labels.exporter }} is 80% full or more; when it is full, new data is dropped.',
+        ),
+      },
+      cases: (() => {
+        const size = `otelcol_exporter_queue_size${seriesLabels(exporter)}`;
+        const capacity = `otelcol_exporter_queue_capacity${seriesLabels(exporter)}`;
+        const queueCase = (name: string, values: string, checks: AlertCase['checks']): AlertCase => ({
+          name,
+          interval: '1m',
+          input: [
+            { series: size, values },
+            { series: capacity, values: gauge(1000, 30) },
+          ],
+          checks,
+        });
+        return [
+          queueCase('fires', gauge(850, 20), [{ at: '10m', firing: true }]),
+          queueCase('stays silent just under the threshold', gauge(790, 20), [{ at: '10m', firing: false }]),
+          queueCase('resolves', gauge(850, 12, { value: 100, steps: 10 }), [
+            { at: '10m', firing: true },
+            { at: '15m', firing: false },
+          ]),
+        ];
+      })(),
+      runbook: {
+        service: undefined,
+        meaning: 'An exporter’s sending queue is 80% full: the backend takes data slower than it arrives.',
+        causes: [
+          'The backend is down (see CollectorExporterSendFailures).',
+          'A traffic spike larger than the backend can absorb.',
+        ],
+        steps: collectorSteps('otelcol_exporter_queue_size / otelcol_exporter_queue_capacity'),
+        resolution: [
+          'Restore the backend.',
+          'Raise collector.persistent_queue.queue_size if spikes are normal.',
+        ],
+      },
+    },
+    {
+      file: 'pipeline',
+      exprLabels: { receiver: receiver.receiver },
+      testEvaluation: '1m',
+      rule: {
+        alert: 'CollectorRefusingData',
+        expr: `sum by (receiver) (rate({__name__=~"otelcol_receiver_refused_${signals}_total"}[5m])) > 0`,
+        for: '5m',
+        labels: platform('critical', 'pipeline'),
+        annotations: annotations(
+          model,
+          'CollectorRefusingData',
+          'The Collector refuses incoming telemetry.',
+          'Receiver {{ $labels.receiver }} refuses data, usually because the memory limiter is over its limit; senders retry, and then drop.',
+        ),
+      },
+      cases: [
+        {
+          name: 'fires',
+          interval: '1m',
+          input: [rate('otelcol_receiver_refused_spans_total', receiver, 10, 20)],
+          checks: [{ at: '12m', firing: true }],
+        },
+        {
+          name: 'stays silent without refusals',
+          interval: '1m',
+          input: [rate('otelcol_receiver_refused_spans_total', receiver, 0, 20)],
+          checks: [{ at: '12m', firing: false }],
+        },
+        {
+          name: 'resolves',
+          interval: '1m',
+          input: [rate('otelcol_receiver_refused_spans_total', receiver, 10, 15, 0)],
+          checks: [
+            { at: '12m', firing: true },
+            { at: '25m', firing: false },
+          ],
+        },
+      ],
+      runbook: {
+        service: undefined,
+        meaning: `The Collector refuses data: its memory limiter (limit ${Math.floor(model.collector.memoryLimitMib * 0.8)} MiB) is over the limit.`,
+        causes: [
+          'A traffic spike.',
+          'A backend outage filling memory with retries.',
+          `collector.memory_limit_mib (${model.collector.memoryLimitMib}) too small.`,
+        ],
+        steps: collectorSteps(
+          `sum by (receiver) (rate({__name__=~"otelcol_receiver_refused_${signals}_total"}[5m]))`,
+        ),
+        resolution: [
+          'Raise collector.memory_limit_mib or scale out (collector.mode: gateway).',
+          'Fix the backend outage.',
+        ],
+      },
+    },
+    {
+      file: 'pipeline',
+      exprLabels: { exporter: exporter.exporter },
+      testEvaluation: '1m',
+      rule: {
+        alert: 'CollectorDroppingData',
+        expr: `sum by (exporter) (rate({__name__=~"otelcol_exporter_enqueue_failed_${signals}_total"}[5m])) > 0`,
+        for: '1m',
+        labels: platform('critical', 'pipeline'),
+        annotations: annotations(
+          model,
+          'CollectorDroppingData',
+          'The Collector is dropping telemetry.',
+          'Exporter {{ $labels.exporter }} cannot enqueue data because its queue is full: this data is lost.',
+        ),
+      },
+      cases: [
+        {
+          name: 'fires',
+          interval: '1m',
+          input: [rate('otelcol_exporter_enqueue_failed_spans_total', exporter, 10, 20)],
+          checks: [{ at: '8m', firing: true }],
+        },
+        {
+          name: 'stays silent without drops',
+          interval: '1m',
+          input: [rate('otelcol_exporter_enqueue_failed_spans_total', exporter, 0, 20)],
+          checks: [{ at: '8m', firing: false }],
+        },
+        {
+          name: 'resolves',
+          interval: '1m',
+          input: [rate('otelcol_exporter_enqueue_failed_spans_total', exporter, 10, 10, 0)],
+          checks: [
+            { at: '8m', firing: true },
+            { at: '20m', firing: false },
+          ],
+        },
+      ],
+      runbook: {
+        service: undefined,
+        meaning: 'Data is being lost: an exporter’s queue is full and new batches are rejected.',
+        causes: ['A long backend outage exhausted the queue.', 'The queue is too small for the traffic.'],
+        steps: collectorSteps(
+          `sum by (exporter) (rate({__name__=~"otelcol_exporter_enqueue_failed_${signals}_total"}[5m]))`,
+        ),
+        resolution: ['Restore the backend first.', 'Raise collector.persistent_queue.queue_size.'],
+      },
+    },
+  ];
+  return defs;
+}
+
+/** Scrape jobs of the stack; prometheus.ts reads the same list so names match. */
+export const BACKEND_JOBS = [
+  { job: 'otel-collector', target: 'otel-collector:8888', title: 'Collector' },
+  { job: 'prometheus', target: 'localhost:9090', title: 'Prometheus' },
+  { job: 'alertmanager', target: 'alertmanager:9093', title: 'Alertmanager' },
+  { job: 'loki', target: 'loki:3100', title: 'Loki' },
+  { job: 'tempo', target: 'tempo:3200', title: 'Tempo' },
+] as const;
+
+function targetDownAlert(
+  model: Model,
+  name: string,
+  job: string,
+  instance: string,
+  severity: Severity,
+  team: string,
+  service: ServiceModel | undefined,
+): AlertDefinition {
+  const series = `up${seriesLabels({ instance, job })}`;
+  return {
+    file: 'targets',
+    exprLabels: { instance, job },
+    testEvaluation: '1m',
+    rule: {
+      alert: name,
+      expr: `up{job="${job}"} == 0`,
+      for: '2m',
+      labels: { severity, team, alertgroup: 'targets' },
+      annotations: annotations(
+        model,
+        name,
+        `Prometheus cannot scrape ${job}.`,
+        'Scrapes of {{ $labels.instance }} (job {{ $labels.job }}) have failed for 2 minutes.',
+      ),
+    },
+    cases: [
+      {
+        name: 'fires',
+        interval: '1m',
+        input: [{ series, values: gauge(0, 10) }],
+        checks: [{ at: '5m', firing: true }],
+      },
+      {
+        name: 'stays silent on a blip shorter than for',
+        interval: '1m',
+        input: [{ series, values: `1 0 1x10` }],
+        checks: [{ at: '5m', firing: false }],
+      },
+      {
+        name: 'resolves',
+        interval: '1m',
+        input: [{ series, values: gauge(0, 6, { value: 1, steps: 6 }) }],
+        checks: [
+          { at: '5m', firing: true },
+          { at: '8m', firing: false },
+        ],
+      },
+    ],
+    runbook: {
+      service,
+      meaning: `Prometheus has failed to scrape ${job} at ${instance} for 2 minutes: it is down, not ready, or unreachable.`,
+      causes: [
+        'The process crashed or is restarting.',
+        'It is not ready (still starting, or its storage is failing).',
+        'Network or DNS trouble.',
+      ],
+      steps: [
+        {
+          text: 'Scrape status and the last error (Prometheus UI, Status → Targets), or:',
+          language: 'promql',
+          code: `up{job="${job}"}`,
+        },
+        {
+          text: 'Its logs:',
+          language: 'sh',
+          code: `docker compose logs --no-log-prefix --tail 200 ${service ? service.name : job}`,
+        },
+      ],
+      resolution: ['Restart it; check its readiness endpoint and storage.'],
+    },
+  };
+}
+
+function targetAlerts(model: Model): AlertDefinition[] {
+  const backends = BACKEND_JOBS.map((b) =>
+    targetDownAlert(model, `${pascal(b.title)}Down`, b.job, b.target, 'critical', PLATFORM_TEAM, undefined),
+  );
+  const apps = model.services
+    .filter((s) => s.metricsEndpoint)
+    .map((s) =>
+      targetDownAlert(
+        model,
+        `${pascal(s.name)}MetricsTargetDown`,
+        s.name,
+        `${s.metricsEndpoint!.host}:${s.metricsEndpoint!.port}`,
+        'warning',
+        s.team,
+        s,
+      ),
+    );
+  const ruleFailures: AlertDefinition = {
+    file: 'targets',
+    exprLabels: { rule_group: 'slo-example' },
+    testEvaluation: '1m',
+    rule: {
+      alert: 'PrometheusRuleEvaluationFailures',
+      expr: 'sum by (rule_group) (increase(prometheus_rule_evaluation_failures_total[5m])) > 0',
+      for: '5m',
+      labels: { severity: 'critical', team: PLATFORM_TEAM, alertgroup: 'targets' },
+      annotations: annotations(
+        model,
+        'PrometheusRuleEvaluationFailures',
+        'Prometheus fails to evaluate some rules.',
+        'Rules of group {{ $labels.rule_group }} fail to evaluate, so their alerts cannot fire.',
+      ),
+    },
+    cases: (() => {
+      const series = `prometheus_rule_evaluation_failures_total${seriesLabels({ instance: 'localhost:9090', job: 'prometheus', rule_group: 'slo-example' })}`;
+      return [
+        {
+          name: 'fires',
+          interval: '1m',
+          input: [{ series, values: counter(1, 15) }],
+          checks: [{ at: '10m', firing: true }],
+        },
+        {
+          name: 'stays silent without failures',
+          interval: '1m',
+          input: [{ series, values: counter(0, 15) }],
+          checks: [{ at: '10m', firing: false }],
+        },
+        {
+          name: 'resolves',
+          interval: '1m',
+          input: [{ series, values: counter(1, 10, { perStep: 0, steps: 15 }) }],
+          checks: [
+            { at: '10m', firing: true },
+            { at: '20m', firing: false },
+          ],
+        },
+      ];
+    })(),
+    runbook: {
+      service: undefined,
+      meaning:
+        'Prometheus cannot evaluate some recording or alerting rules: alerts depending on them are blind.',
+      causes: ['A rule produces many-to-many matches or duplicate series.', 'Query timeouts under load.'],
+      steps: [
+        {
+          text: 'Which groups fail:',
+          language: 'promql',
+          code: 'increase(prometheus_rule_evaluation_failures_total[15m]) > 0',
+        },
+        {
+          text: 'The error text is in Prometheus’s log:',
+          language: 'sh',
+          code: 'docker compose logs --no-log-prefix prometheus | grep -i "evaluating rule failed"',
+        },
+      ],
+      resolution: ['Fix the rule in the spec or generator, regenerate, reload Prometheus.'],
+    },
+  };
+  return [...backends, ...apps, ruleFailures];
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function buildCatalogue(model: Model): Catalogue {
+  const files: RuleFile[] = [];
+  files.push({ file: 'recording', groupName: 'otelkit-red', recording: sharedRecording(model), alerts: [] });
+  for (const service of model.services) {
+    if (service.slos.length === 0) continue;
+    files.push({
+      file: `slo-${service.name}`,
+      groupName: `slo-${service.name}`,
+      recording: service.slos.flatMap((slo) => sloRecording(service, slo)),
+      alerts: service.slos.flatMap((slo) =>
+        BURN_WINDOWS.map((window) => burnAlert(model, service, slo, window)),
+      ),
+    });
+  }
+  files.push({
+    file: 'golden-signals',
+    groupName: 'golden-signals',
+    recording: [],
+    alerts: model.services.flatMap((service) => [
+      ...(service.kind === 'http'
+        ? [errorRateAlert(model, service), latencyAlert(model, service)]
+        : [errorRateAlert(model, service)]),
+      telemetryMissingAlert(model, service),
+    ]),
+  });
+  const resilience = model.services.flatMap((service) =>
+    service.dependencies.flatMap((dependency) => resilienceAlerts(model, service, dependency)),
+  );
+  if (resilience.length > 0)
+    files.push({ file: 'resilience', groupName: 'resilience', recording: [], alerts: resilience });
+  files.push({
+    file: 'pipeline',
+    groupName: 'pipeline-health',
+    recording: [],
+    alerts: pipelineAlerts(model),
+  });
+  files.push({ file: 'targets', groupName: 'targets', recording: [], alerts: targetAlerts(model) });
+  return { files, alerts: files.flatMap((f) => f.alerts) };
+}

@@ -47,3 +47,37 @@ export const SPAN_METRIC_DIMENSIONS = [
 
 /** Attributes that hold raw URLs or ids; never allowed as metric labels. */
 export const RAW_URL_ATTRIBUTES = ['url.full', 'url.path', 'url.query', 'http.target', 'http.url'] as const;
+
+/** Resilience metrics of the observability contract, as Prometheus names them (counters end in _total). */
+export const RESILIENCE_METRICS = [
+  'circuit_breaker_state',
+  'circuit_breaker_transitions_total',
+  'retry_attempts_total',
+  'timeout_exceeded_total',
+  'bulkhead_rejections_total',
+  'executor_active_workers',
+  'executor_max_workers',
+  'executor_pending_tasks',
+  'semaphore_available',
+] as const;
+
+/** The Collector's own metrics on its Prometheus endpoint (no _total suffix in the pinned version). */
+export const COLLECTOR_METRICS = [
+  ...[
+    'receiver_accepted',
+    'receiver_refused',
+    'receiver_failed',
+    'exporter_sent',
+    'exporter_send_failed',
+    'exporter_enqueue_failed',
+  ].flatMap((what) => ['spans', 'metric_points', 'log_records'].map((signal) => `otelcol_${what}_${signal}`)),
+  'otelcol_exporter_queue_size',
+  'otelcol_exporter_queue_capacity',
+  'otelcol_process_memory_rss',
+  'otelcol_process_runtime_heap_alloc_bytes',
+  'otelcol_process_cpu_seconds',
+  'otelcol_process_uptime',
+] as const;
+
+/** Series Prometheus itself produces and the rules and panels use. */
+export const PROMETHEUS_METRICS = ['up', 'ALERTS', 'prometheus_rule_evaluation_failures_total'] as const;

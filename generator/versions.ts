@@ -4,8 +4,8 @@
  * and the local build scripts produce images under the same names where no registry is reachable.
  */
 export const PINNED = {
-  collector: '0.164.0',
-  prometheus: '3.16.0',
+  collector: '0.159.0',
+  prometheus: '3.15.0',
   alertmanager: '0.34.2',
   loki: '3.7.8',
   tempo: '2.9.0',
@@ -16,8 +16,8 @@ export type Component = keyof typeof PINNED;
 
 /** Versions each target module is written against; an override must be one of these. */
 export const SUPPORTED: Readonly<Record<Component, readonly string[]>> = {
-  collector: ['0.164.0'],
-  prometheus: ['3.16.0'],
+  collector: ['0.159.0'],
+  prometheus: ['3.15.0'],
   alertmanager: ['0.34.2'],
   loki: ['3.7.8'],
   tempo: ['2.9.0'],

@@ -206,11 +206,16 @@ function sloRecording(service: ServiceModel, slo: SloModel): RecordingRule[] {
       expr: sloErrorExpr(service, slo, promRange(ms)),
       labels,
     })),
+    {
+      record: 'slo:sli_error:ratio_period',
+      expr: `slo:sli_error:ratio_rate${promRange(slo.periodMs)}${selector(labels)}`,
+      labels,
+    },
     { record: 'slo:sli_requests:rate1h', expr: sloRequestsExpr(service, slo), labels },
     { record: 'slo:objective:ratio', expr: `vector(${num(slo.objective)})`, labels },
     {
       record: 'slo:error_budget_remaining:ratio',
-      expr: `1 - (slo:sli_error:ratio_rate${promRange(slo.periodMs)}${selector(labels)} / ${num(1 - slo.objective)})`,
+      expr: `1 - (slo:sli_error:ratio_period${selector(labels)} / ${num(1 - slo.objective)})`,
       labels,
     },
   ];
@@ -672,7 +677,7 @@ function telemetryMissingAlert(model: Model, service: ServiceModel): AlertDefini
         {
           text: 'Is the Collector receiving spans at all?',
           language: 'promql',
-          code: 'sum by (receiver) (rate(otelcol_receiver_accepted_spans_total[5m]))',
+          code: 'sum by (receiver) (rate(otelcol_receiver_accepted_spans[5m]))',
         },
         {
           text: 'Recent traces of the service:',
@@ -969,7 +974,7 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
     {
       text: 'Accepted, refused and exported per signal:',
       language: 'promql',
-      code: 'sum by (__name__) (rate({__name__=~"otelcol_(receiver_accepted|receiver_refused|exporter_sent|exporter_send_failed)_.*_total"}[5m]))',
+      code: 'sum by (__name__) (rate({__name__=~"otelcol_(receiver_accepted|receiver_refused|exporter_sent|exporter_send_failed)_.+"}[5m]))',
     },
     {
       text: 'Collector errors in its own JSON log:',
@@ -1002,7 +1007,7 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
       testEvaluation: '1m',
       rule: {
         alert: 'CollectorExporterSendFailures',
-        expr: `sum by (exporter) (rate({__name__=~"otelcol_exporter_send_failed_${signals}_total"}[5m])) > 0`,
+        expr: `sum by (exporter) (rate({__name__=~"otelcol_exporter_send_failed_${signals}"}[5m])) > 0`,
         for: '5m',
         labels: platform('warning', 'pipeline'),
         annotations: annotations(
@@ -1016,19 +1021,19 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
         {
           name: 'fires',
           interval: '1m',
-          input: [rate('otelcol_exporter_send_failed_spans_total', exporter, 10, 20)],
+          input: [rate('otelcol_exporter_send_failed_spans', exporter, 10, 20)],
           checks: [{ at: '12m', firing: true }],
         },
         {
           name: 'stays silent without failures',
           interval: '1m',
-          input: [rate('otelcol_exporter_send_failed_spans_total', exporter, 0, 20)],
+          input: [rate('otelcol_exporter_send_failed_spans', exporter, 0, 20)],
           checks: [{ at: '12m', firing: false }],
         },
         {
           name: 'resolves',
           interval: '1m',
-          input: [rate('otelcol_exporter_send_failed_spans_total', exporter, 10, 15, 0)],
+          input: [rate('otelcol_exporter_send_failed_spans', exporter, 10, 15, 0)],
           checks: [
             { at: '12m', firing: true },
             { at: '25m', firing: false },
@@ -1045,7 +1050,7 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
           'The backend rejects data (limits, out-of-order samples).',
         ],
         steps: collectorSteps(
-          `sum by (exporter) (rate({__name__=~"otelcol_exporter_send_failed_${signals}_total"}[5m]))`,
+          `sum by (exporter) (rate({__name__=~"otelcol_exporter_send_failed_${signals}"}[5m]))`,
         ),
         resolution: [
           'Bring the backend back; the queue drains by itself.',
@@ -1110,7 +1115,7 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
       testEvaluation: '1m',
       rule: {
         alert: 'CollectorRefusingData',
-        expr: `sum by (receiver) (rate({__name__=~"otelcol_receiver_refused_${signals}_total"}[5m])) > 0`,
+        expr: `sum by (receiver) (rate({__name__=~"otelcol_receiver_refused_${signals}"}[5m])) > 0`,
         for: '5m',
         labels: platform('critical', 'pipeline'),
         annotations: annotations(
@@ -1124,19 +1129,19 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
         {
           name: 'fires',
           interval: '1m',
-          input: [rate('otelcol_receiver_refused_spans_total', receiver, 10, 20)],
+          input: [rate('otelcol_receiver_refused_spans', receiver, 10, 20)],
           checks: [{ at: '12m', firing: true }],
         },
         {
           name: 'stays silent without refusals',
           interval: '1m',
-          input: [rate('otelcol_receiver_refused_spans_total', receiver, 0, 20)],
+          input: [rate('otelcol_receiver_refused_spans', receiver, 0, 20)],
           checks: [{ at: '12m', firing: false }],
         },
         {
           name: 'resolves',
           interval: '1m',
-          input: [rate('otelcol_receiver_refused_spans_total', receiver, 10, 15, 0)],
+          input: [rate('otelcol_receiver_refused_spans', receiver, 10, 15, 0)],
           checks: [
             { at: '12m', firing: true },
             { at: '25m', firing: false },
@@ -1152,7 +1157,7 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
           `collector.memory_limit_mib (${model.collector.memoryLimitMib}) too small.`,
         ],
         steps: collectorSteps(
-          `sum by (receiver) (rate({__name__=~"otelcol_receiver_refused_${signals}_total"}[5m]))`,
+          `sum by (receiver) (rate({__name__=~"otelcol_receiver_refused_${signals}"}[5m]))`,
         ),
         resolution: [
           'Raise collector.memory_limit_mib or scale out (collector.mode: gateway).',
@@ -1166,7 +1171,7 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
       testEvaluation: '1m',
       rule: {
         alert: 'CollectorDroppingData',
-        expr: `sum by (exporter) (rate({__name__=~"otelcol_exporter_enqueue_failed_${signals}_total"}[5m])) > 0`,
+        expr: `sum by (exporter) (rate({__name__=~"otelcol_exporter_enqueue_failed_${signals}"}[5m])) > 0`,
         for: '1m',
         labels: platform('critical', 'pipeline'),
         annotations: annotations(
@@ -1180,19 +1185,19 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
         {
           name: 'fires',
           interval: '1m',
-          input: [rate('otelcol_exporter_enqueue_failed_spans_total', exporter, 10, 20)],
+          input: [rate('otelcol_exporter_enqueue_failed_spans', exporter, 10, 20)],
           checks: [{ at: '8m', firing: true }],
         },
         {
           name: 'stays silent without drops',
           interval: '1m',
-          input: [rate('otelcol_exporter_enqueue_failed_spans_total', exporter, 0, 20)],
+          input: [rate('otelcol_exporter_enqueue_failed_spans', exporter, 0, 20)],
           checks: [{ at: '8m', firing: false }],
         },
         {
           name: 'resolves',
           interval: '1m',
-          input: [rate('otelcol_exporter_enqueue_failed_spans_total', exporter, 10, 10, 0)],
+          input: [rate('otelcol_exporter_enqueue_failed_spans', exporter, 10, 10, 0)],
           checks: [
             { at: '8m', firing: true },
             { at: '20m', firing: false },
@@ -1204,7 +1209,7 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
         meaning: 'Data is being lost: an exporter’s queue is full and new batches are rejected.',
         causes: ['A long backend outage exhausted the queue.', 'The queue is too small for the traffic.'],
         steps: collectorSteps(
-          `sum by (exporter) (rate({__name__=~"otelcol_exporter_enqueue_failed_${signals}_total"}[5m]))`,
+          `sum by (exporter) (rate({__name__=~"otelcol_exporter_enqueue_failed_${signals}"}[5m]))`,
         ),
         resolution: ['Restore the backend first.', 'Raise collector.persistent_queue.queue_size.'],
       },
@@ -1212,6 +1217,12 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
   ];
   return defs;
 }
+
+/**
+ * The Collector's own metrics as its Prometheus endpoint names them: counters carry no `_total`
+ * suffix (checked against the pinned Collector's :8888 output).
+ */
+export const COLLECTOR_SIGNALS = ['spans', 'metric_points', 'log_records'] as const;
 
 /** Scrape jobs of the stack; prometheus.ts reads the same list so names match. */
 export const BACKEND_JOBS = [

@@ -32,7 +32,7 @@ const MODULES: Readonly<Record<string, { kind: Kind; module: string; core: boole
 };
 
 /** Stable (1.x) confmap providers ship on their own version line next to each Collector release. */
-const PROVIDER_VERSION: Readonly<Record<string, string>> = { '0.164.0': '1.70.0' };
+const PROVIDER_VERSION: Readonly<Record<string, string>> = { '0.159.0': '1.65.0' };
 const PROVIDERS = ['envprovider', 'fileprovider', 'yamlprovider'];
 
 export const componentType = (id: string) => id.split('/')[0]!;

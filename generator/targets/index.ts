@@ -7,6 +7,7 @@ import { alertRulesTarget } from './alert-rules.ts';
 import { alertTestsTarget } from './alert-tests.ts';
 import { alertmanagerTarget } from './alertmanager.ts';
 import { runbooksTarget } from './runbooks.ts';
+import { grafanaTarget } from './grafana.ts';
 
 /** Every output target, in one place: a new output is one module and one line here. */
 export const TARGETS: readonly Target[] = [
@@ -17,6 +18,7 @@ export const TARGETS: readonly Target[] = [
   alertTestsTarget,
   alertmanagerTarget,
   runbooksTarget,
+  grafanaTarget,
 ];
 
 export function generateArtifacts(model: Model, targets: readonly Target[] = TARGETS): Artifact[] {

@@ -1,4 +1,7 @@
+import { amtoolCheck } from './alertmanager.ts';
 import { collectorCheck } from './collector.ts';
+import { dashboardQueryCheck } from './dashboards.ts';
+import { promtoolCheck } from './prometheus.ts';
 
 export interface ToolCheckContext {
   /** Directory holding the rendered output. */
@@ -20,4 +23,9 @@ export interface ToolCheck {
 }
 
 /** Real-tool checks of generated files; each later backend adds one module here. */
-export const TOOL_CHECKS: readonly ToolCheck[] = [collectorCheck];
+export const TOOL_CHECKS: readonly ToolCheck[] = [
+  dashboardQueryCheck,
+  collectorCheck,
+  promtoolCheck,
+  amtoolCheck,
+];

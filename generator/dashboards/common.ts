@@ -1,0 +1,120 @@
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as loki from '@grafana/grafana-foundation-sdk/loki';
+import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as tempo from '@grafana/grafana-foundation-sdk/tempo';
+import type { Model } from '../model.ts';
+
+/** Provisioned datasource uids; panels reference only these (a test checks it). */
+export const DATASOURCES = {
+  prometheus: { type: 'prometheus', uid: 'otelkit-prometheus' },
+  loki: { type: 'loki', uid: 'otelkit-loki' },
+  tempo: { type: 'tempo', uid: 'otelkit-tempo' },
+  alertmanager: { type: 'alertmanager', uid: 'otelkit-alertmanager' },
+} as const;
+
+export const DASHBOARD_NAMES = [
+  'overview',
+  'service',
+  'slo',
+  'resilience',
+  'traces',
+  'logs',
+  'pipeline',
+] as const;
+export type DashboardName = (typeof DASHBOARD_NAMES)[number];
+
+export const dashboardUid = (model: Model, name: DashboardName) => `${model.project}-${name}`.slice(0, 40);
+
+export function promQuery(expr: string, legend: string, refId = 'A') {
+  return new prometheus.DataqueryBuilder()
+    .datasource(DATASOURCES.prometheus)
+    .expr(expr)
+    .legendFormat(legend)
+    .range()
+    .refId(refId);
+}
+
+export function promTable(expr: string, refId = 'A') {
+  return new prometheus.DataqueryBuilder()
+    .datasource(DATASOURCES.prometheus)
+    .expr(expr)
+    .instant()
+    .format(prometheus.PromQueryFormat.Table)
+    .refId(refId);
+}
+
+export function lokiQuery(expr: string, legend = '', refId = 'A') {
+  return new loki.DataqueryBuilder()
+    .datasource(DATASOURCES.loki)
+    .expr(expr)
+    .legendFormat(legend)
+    .refId(refId);
+}
+
+export function traceqlQuery(query: string, limit = 20, refId = 'A') {
+  return new tempo.DataqueryBuilder()
+    .datasource(DATASOURCES.tempo)
+    .queryType('traceql')
+    .query(query)
+    .limit(limit)
+    .tableType(tempo.SearchTableType.Traces)
+    .refId(refId);
+}
+
+export function serviceMapQuery(refId = 'A') {
+  return new tempo.DataqueryBuilder().datasource(DATASOURCES.tempo).queryType('serviceMap').refId(refId);
+}
+
+/** Variables shared by the dashboards: environment, service and frontend, from recorded series. */
+export function environmentVariable(model: Model) {
+  return new dashboard.CustomVariableBuilder('environment')
+    .label('Environment')
+    .values(model.environment)
+    .current({ text: model.environment, value: model.environment });
+}
+
+export function serviceVariable(multi: boolean) {
+  return new dashboard.QueryVariableBuilder('service')
+    .label('Service')
+    .datasource(DATASOURCES.prometheus)
+    .query({ query: 'label_values(service:requests:rate5m, service_name)', refId: 'service' })
+    .definition('label_values(service:requests:rate5m, service_name)')
+    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+    .sort(dashboard.VariableSort.AlphabeticalAsc)
+    .multi(multi)
+    .includeAll(multi)
+    .allValue('.+');
+}
+
+export function frontendVariable() {
+  return new dashboard.QueryVariableBuilder('frontend')
+    .label('Frontend')
+    .datasource(DATASOURCES.prometheus)
+    .query({
+      query: 'label_values(service_route_frontend:requests:rate5m{service_name=~"$service"}, frontend)',
+      refId: 'frontend',
+    })
+    .definition('label_values(service_route_frontend:requests:rate5m{service_name=~"$service"}, frontend)')
+    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.*');
+}
+
+/** Links every dashboard carries: the others, by tag, keeping time range and variables. */
+export function dashboardLinks(model: Model) {
+  return new dashboard.DashboardLinkBuilder('otelkit dashboards')
+    .type(dashboard.DashboardLinkType.Dashboards)
+    .tags([`otelkit-${model.project}`])
+    .asDropdown(true)
+    .keepTime(true)
+    .includeVars(true);
+}
+
+export function runbookLink(model: Model, field: string) {
+  const base = model.runbookBaseUrl ?? 'runbooks';
+  return new dashboard.DashboardLinkBuilder('Runbook')
+    .type(dashboard.DashboardLinkType.Link)
+    .url(`${base}/\${__data.fields.${field}}.md`)
+    .targetBlank(true);
+}

@@ -1,0 +1,420 @@
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as logs from '@grafana/grafana-foundation-sdk/logs';
+import * as nodegraph from '@grafana/grafana-foundation-sdk/nodegraph';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
+import * as table from '@grafana/grafana-foundation-sdk/table';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import { SPAN_METRICS } from '../conventions.ts';
+import type { Model } from '../model.ts';
+import { REQUEST_KINDS_RE } from '../alerting/promql.ts';
+import {
+  DATASOURCES,
+  dashboardLinks,
+  dashboardUid,
+  environmentVariable,
+  frontendVariable,
+  lokiQuery,
+  promQuery,
+  promTable,
+  runbookLink,
+  serviceMapQuery,
+  serviceVariable,
+  traceqlQuery,
+  type DashboardName,
+} from './common.ts';
+
+/**
+ * The dashboards, built with the Grafana Foundation SDK from the same names as the rules: every
+ * PromQL here reads a recording rule from alerting/catalogue.ts or a metric the stack produces.
+ */
+
+const SVC = 'service_name=~"$service"';
+const FRONTEND = 'frontend=~"$frontend"';
+
+function base(model: Model, name: DashboardName, title: string, description: string) {
+  return new dashboard.DashboardBuilder(`${model.project} · ${title}`)
+    .uid(dashboardUid(model, name))
+    .description(description)
+    .tags([`otelkit-${model.project}`, 'otelkit', name])
+    .timezone('utc')
+    .time({ from: 'now-6h', to: 'now' })
+    .refresh('1m')
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .link(dashboardLinks(model))
+    .withVariable(environmentVariable(model));
+}
+
+const series = (title: string, unit: string) =>
+  new timeseries.PanelBuilder().title(title).unit(unit).height(8).span(12).fillOpacity(10);
+
+function overview(model: Model) {
+  return base(
+    model,
+    'overview',
+    'Operations overview',
+    'Golden signals of every service, by frontend; firing alerts.',
+  )
+    .withVariable(serviceVariable(true))
+    .withVariable(frontendVariable())
+    .withRow(new dashboard.RowBuilder('Golden signals'))
+    .withPanel(
+      series('Requests per second by service', 'reqps').withTarget(
+        promQuery(
+          `sum by (service_name) (service_route_frontend:requests:rate5m{${SVC},${FRONTEND}})`,
+          '{{service_name}}',
+        ),
+      ),
+    )
+    .withPanel(
+      series('Error ratio by service', 'percentunit').withTarget(
+        promQuery(`service:request_error_ratio:rate5m{${SVC}}`, '{{service_name}}'),
+      ),
+    )
+    .withPanel(
+      series('p95 latency by service', 'ms').withTarget(
+        promQuery(`service:request_duration_ms:p95_5m{${SVC}}`, '{{service_name}}'),
+      ),
+    )
+    .withPanel(
+      series('Requests per second by frontend', 'reqps').withTarget(
+        promQuery(
+          `sum by (frontend) (service_route_frontend:requests:rate5m{${SVC},${FRONTEND}})`,
+          '{{frontend}}',
+        ),
+      ),
+    )
+    .withRow(new dashboard.RowBuilder('SLOs and alerts'))
+    .withPanel(
+      new stat.PanelBuilder()
+        .title('Error budget remaining')
+        .unit('percentunit')
+        .height(6)
+        .span(12)
+        .withTarget(promQuery(`slo:error_budget_remaining:ratio{${SVC}}`, '{{service_name}} {{slo}}')),
+    )
+    .withPanel(
+      new table.PanelBuilder()
+        .title('Firing alerts (click for the runbook)')
+        .height(6)
+        .span(12)
+        .withTarget(promTable('ALERTS{alertstate="firing"}'))
+        .dataLinks([runbookLink(model, 'alertname')]),
+    );
+}
+
+function service(model: Model) {
+  const requests = `span_kind=~"${REQUEST_KINDS_RE}"`;
+  return base(
+    model,
+    'service',
+    'Service RED',
+    'Rate, errors and duration of one service, by route and frontend, with exemplars.',
+  )
+    .withVariable(serviceVariable(false))
+    .withVariable(frontendVariable())
+    .withPanel(
+      series('Requests per second by route', 'reqps').withTarget(
+        promQuery(
+          `sum by (http_route) (service_route_frontend:requests:rate5m{${SVC},${FRONTEND}})`,
+          '{{http_route}}',
+        ),
+      ),
+    )
+    .withPanel(
+      series('Errors per second by route', 'reqps').withTarget(
+        promQuery(
+          `sum by (http_route) (service_route_frontend:request_errors:rate5m{${SVC},${FRONTEND}})`,
+          '{{http_route}}',
+        ),
+      ),
+    )
+    .withPanel(
+      series('Latency p50 / p95 / p99 (exemplars link to traces)', 'ms')
+        .span(24)
+        .withTarget(promQuery(`service:request_duration_ms:p50_5m{${SVC}}`, 'p50', 'A'))
+        .withTarget(promQuery(`service:request_duration_ms:p95_5m{${SVC}}`, 'p95', 'B'))
+        .withTarget(promQuery(`service:request_duration_ms:p99_5m{${SVC}}`, 'p99', 'C'))
+        .withTarget(
+          promQuery(
+            `histogram_quantile(0.99, sum by (le) (rate(${SPAN_METRICS.durationBucket}{${SVC},${requests}}[$__rate_interval])))`,
+            'p99 (raw, with exemplars)',
+            'D',
+          ).exemplar(true),
+        ),
+    )
+    .withPanel(
+      new table.PanelBuilder()
+        .title('Top routes by traffic')
+        .height(8)
+        .span(12)
+        .withTarget(
+          promTable(`topk(10, sum by (http_route) (service_route_frontend:requests:rate5m{${SVC}}))`),
+        ),
+    )
+    .withPanel(
+      series('p95 latency by route', 'ms').withTarget(
+        promQuery(`service_route:request_duration_ms:p95_5m{${SVC}}`, '{{http_route}}'),
+      ),
+    )
+    .withPanel(
+      series('Requests per second by frontend', 'reqps').withTarget(
+        promQuery(
+          `sum by (frontend) (service_route_frontend:requests:rate5m{${SVC},${FRONTEND}})`,
+          '{{frontend}}',
+        ),
+      ),
+    );
+}
+
+function slo(model: Model) {
+  const sel = SVC;
+  const burn = (window: string) =>
+    `slo:sli_error:ratio_rate${window}{${sel}} / on (service_name, slo) (1 - slo:objective:ratio{${sel}})`;
+  return base(
+    model,
+    'slo',
+    'SLOs and error budgets',
+    'Burn rate per alert window and error budget remaining for every SLO.',
+  )
+    .withVariable(serviceVariable(true))
+    .withPanel(
+      new stat.PanelBuilder()
+        .title('Error budget remaining')
+        .unit('percentunit')
+        .height(6)
+        .span(12)
+        .withTarget(promQuery(`slo:error_budget_remaining:ratio{${sel}}`, '{{service_name}} {{slo}}')),
+    )
+    .withPanel(
+      new stat.PanelBuilder()
+        .title('SLI over the SLO period')
+        .unit('percentunit')
+        .decimals(3)
+        .height(6)
+        .span(12)
+        .withTarget(promQuery(`1 - slo:sli_error:ratio_period{${sel}}`, '{{service_name}} {{slo}}')),
+    )
+    .withPanel(
+      series('Burn rate, 1h window (page at 14.4x)', 'x').withTarget(
+        promQuery(burn('1h'), '{{service_name}} {{slo}}'),
+      ),
+    )
+    .withPanel(
+      series('Burn rate, 6h window (page at 6x)', 'x').withTarget(
+        promQuery(burn('6h'), '{{service_name}} {{slo}}'),
+      ),
+    )
+    .withPanel(
+      series('Burn rate, 1d window (ticket at 3x)', 'x').withTarget(
+        promQuery(burn('1d'), '{{service_name}} {{slo}}'),
+      ),
+    )
+    .withPanel(
+      series('Burn rate, 3d window (ticket at 1x)', 'x').withTarget(
+        promQuery(burn('3d'), '{{service_name}} {{slo}}'),
+      ),
+    )
+    .withPanel(
+      new table.PanelBuilder()
+        .title('SLO alerts firing (click for the runbook)')
+        .height(6)
+        .span(24)
+        .withTarget(promTable('ALERTS{alertstate="firing", alertgroup="slo"}'))
+        .dataLinks([runbookLink(model, 'alertname')]),
+    );
+}
+
+function resilience(model: Model) {
+  const dep = `${SVC}`;
+  return base(
+    model,
+    'resilience',
+    'Resilience',
+    'Circuit breakers, retries, timeouts, bulkheads and worker pools per dependency.',
+  )
+    .withVariable(serviceVariable(true))
+    .withPanel(
+      new statetimeline.PanelBuilder()
+        .title('Circuit breaker state (0 closed, 1 open, 2 half-open)')
+        .height(8)
+        .span(24)
+        .withTarget(
+          promQuery(
+            `max by (service_name, dependency) (circuit_breaker_state{${dep}})`,
+            '{{service_name}} → {{dependency}}',
+          ),
+        ),
+    )
+    .withPanel(
+      series('Breaker transitions per second', 'ops').withTarget(
+        promQuery(
+          `sum by (dependency, from_state, to_state) (rate(circuit_breaker_transitions_total{${dep}}[$__rate_interval]))`,
+          '{{dependency}} {{from_state}}→{{to_state}}',
+        ),
+      ),
+    )
+    .withPanel(
+      series('Retries per second', 'ops').withTarget(
+        promQuery(
+          `sum by (service_name, dependency) (rate(retry_attempts_total{${dep}}[$__rate_interval]))`,
+          '{{service_name}} → {{dependency}}',
+        ),
+      ),
+    )
+    .withPanel(
+      series('Timeouts per second', 'ops').withTarget(
+        promQuery(
+          `sum by (service_name, dependency) (rate(timeout_exceeded_total{${dep}}[$__rate_interval]))`,
+          '{{service_name}} → {{dependency}}',
+        ),
+      ),
+    )
+    .withPanel(
+      series('Bulkhead rejections per second', 'ops').withTarget(
+        promQuery(
+          `sum by (service_name, dependency) (rate(bulkhead_rejections_total{${dep}}[$__rate_interval]))`,
+          '{{service_name}} → {{dependency}}',
+        ),
+      ),
+    )
+    .withPanel(
+      series('Worker pool use', 'percentunit')
+        .withTarget(
+          promQuery(
+            `max by (service_name, dependency) (executor_active_workers{${dep}}) / max by (service_name, dependency) (executor_max_workers{${dep}})`,
+            '{{service_name}} → {{dependency}} busy',
+            'A',
+          ),
+        )
+        .withTarget(
+          promQuery(
+            `sum by (service_name, dependency) (executor_pending_tasks{${dep}})`,
+            '{{dependency}} pending',
+            'B',
+          ),
+        )
+        .withTarget(
+          promQuery(
+            `min by (service_name, dependency) (semaphore_available{${dep}})`,
+            '{{dependency}} permits free',
+            'C',
+          ),
+        ),
+    );
+}
+
+function traces(model: Model) {
+  return base(model, 'traces', 'Traces', 'Slowest and failing traces, and the service map, from Tempo.')
+    .withVariable(serviceVariable(false))
+    .withPanel(
+      new table.PanelBuilder()
+        .title('Slowest requests')
+        .height(10)
+        .span(12)
+        .withTarget(
+          traceqlQuery(
+            `{ resource.service.name = "$service" && kind = server && duration > ${model.signals.traces.slowThresholdMs}ms }`,
+          ),
+        ),
+    )
+    .withPanel(
+      new table.PanelBuilder()
+        .title('Failing requests')
+        .height(10)
+        .span(12)
+        .withTarget(traceqlQuery('{ resource.service.name = "$service" && status = error }')),
+    )
+    .withPanel(
+      new nodegraph.PanelBuilder().title('Service map').height(12).span(24).withTarget(serviceMapQuery()),
+    );
+}
+
+function logsDashboard(model: Model) {
+  return base(model, 'logs', 'Logs', 'Error logs with trace links, and log volume by level, from Loki.')
+    .withVariable(serviceVariable(true))
+    .withPanel(
+      series('Log lines per second by level', 'short')
+        .span(24)
+        .withTarget(lokiQuery(`sum by (severity_text) (rate({${SVC}}[$__auto]))`, '{{severity_text}}')),
+    )
+    .withPanel(
+      new logs.PanelBuilder()
+        .title('Errors (trace_id links to Tempo)')
+        .height(12)
+        .span(24)
+        .showTime(true)
+        .wrapLogMessage(true)
+        .withTarget(lokiQuery(`{${SVC}} | severity_text=~"(?i)error|fatal"`)),
+    )
+    .withPanel(
+      new logs.PanelBuilder()
+        .title('Resilience events')
+        .height(8)
+        .span(24)
+        .showTime(true)
+        .withTarget(lokiQuery(`{${SVC}} | resilience_event!=""`)),
+    );
+}
+
+function pipeline(model: Model) {
+  const perSignal = (what: string) =>
+    `sum by (__name__) (rate({__name__=~"otelcol_${what}_(spans|metric_points|log_records)"}[$__rate_interval]))`;
+  return base(
+    model,
+    'pipeline',
+    'Telemetry pipeline health',
+    'What the Collector accepts, refuses, exports and fails, queue fill, memory, backends up.',
+  )
+    .withPanel(
+      series('Accepted per second', 'short').withTarget(
+        promQuery(perSignal('receiver_accepted'), '{{__name__}}'),
+      ),
+    )
+    .withPanel(
+      series('Refused per second (memory limiter)', 'short').withTarget(
+        promQuery(perSignal('receiver_refused'), '{{__name__}}'),
+      ),
+    )
+    .withPanel(
+      series('Exported per second', 'short').withTarget(
+        promQuery(perSignal('exporter_sent'), '{{__name__}}'),
+      ),
+    )
+    .withPanel(
+      series('Failed sends per second', 'short').withTarget(
+        promQuery(perSignal('exporter_send_failed'), '{{__name__}}'),
+      ),
+    )
+    .withPanel(
+      series('Sending queue fill', 'percentunit').withTarget(
+        promQuery(
+          'max by (exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity)',
+          '{{exporter}}',
+        ),
+      ),
+    )
+    .withPanel(
+      series('Collector memory', 'bytes')
+        .withTarget(promQuery('otelcol_process_memory_rss', 'RSS', 'A'))
+        .withTarget(promQuery('otelcol_process_runtime_heap_alloc_bytes', 'heap', 'B')),
+    )
+    .withPanel(
+      new stat.PanelBuilder().title('Backends up').height(6).span(24).withTarget(promQuery('up', '{{job}}')),
+    );
+}
+
+export function buildDashboards(model: Model): { name: DashboardName; dashboard: dashboard.Dashboard }[] {
+  const builders: [DashboardName, dashboard.DashboardBuilder][] = [
+    ['overview', overview(model)],
+    ['service', service(model)],
+    ['slo', slo(model)],
+    ['resilience', resilience(model)],
+    ['traces', traces(model)],
+    ['logs', logsDashboard(model)],
+    ['pipeline', pipeline(model)],
+  ];
+  return builders.map(([name, builder]) => ({ name, dashboard: builder.build() }));
+}
+
+export { DATASOURCES };

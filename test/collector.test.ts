@@ -147,10 +147,11 @@ describe('Collector config (real otelcol validate)', () => {
   });
 
   it('otelkit validate runs the real check on the bundled example', async () => {
-    const result = await cli(['validate']);
+    // the promtool part of validate has its own test; keep this one to the Collector
+    const result = await cli(['validate'], REPO, { ...process.env, OTELKIT_PROMTOOL: '/nonexistent' });
     expect(result.stderr).toContain('accepted by otelcol-otelkit');
     expect(result.stderr).not.toMatch(/FAILED/);
-  });
+  }, 300_000);
 
   it(
     'removing any one component from the manifest makes validate fail',

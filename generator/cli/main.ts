@@ -7,6 +7,7 @@ import { generateArtifacts } from '../targets/index.ts';
 import { jsonSchema } from '../spec/json-schema.ts';
 import { runInit } from './init.ts';
 import { runValidate } from './validate.ts';
+import { runVerify } from './verify.ts';
 import { UsageError, type Io } from './io.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -17,6 +18,7 @@ commands:
   init [--ts] [--force]                 write a starter otelkit.yaml (or otelkit.config.ts with --ts)
   generate [spec] [--out dir] [--check] write every artifact; --check only compares with what is there
   validate [spec]                       check the spec and the generated files with the real tools
+  verify [spec]                         bring the generated stack up, probe it end to end, tear it down
   schema                                print the spec's JSON Schema
 
 options:
@@ -69,6 +71,11 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       const { positionals } = parse(rest, {}, 1);
       const specFile = resolveSpec(io, positionals[0]);
       return runValidate(io, await loadSpec(specFile, display(io, specFile)));
+    }
+    case 'verify': {
+      const { positionals } = parse(rest, {}, 1);
+      const specFile = resolveSpec(io, positionals[0]);
+      return runVerify(io, await loadSpec(specFile, display(io, specFile)));
     }
     case 'schema': {
       parse(rest, {}, 0);

@@ -43,7 +43,7 @@ export const COMPONENT = {
   otlpGrpcExporter: 'otlp_grpc',
   otlpHttpExporter: 'otlp_http',
   debugExporter: 'debug',
-  loadBalancingExporter: 'loadbalancing',
+  loadBalancingExporter: 'load_balancing',
   healthCheck: 'health_check',
   fileStorage: 'file_storage',
 } as const;

@@ -8,6 +8,9 @@ import { alertTestsTarget } from './alert-tests.ts';
 import { alertmanagerTarget } from './alertmanager.ts';
 import { runbooksTarget } from './runbooks.ts';
 import { grafanaTarget } from './grafana.ts';
+import { lokiTarget } from './loki.ts';
+import { tempoTarget } from './tempo.ts';
+import { composeTarget } from './compose.ts';
 
 /** Every output target, in one place: a new output is one module and one line here. */
 export const TARGETS: readonly Target[] = [
@@ -19,6 +22,9 @@ export const TARGETS: readonly Target[] = [
   alertmanagerTarget,
   runbooksTarget,
   grafanaTarget,
+  lokiTarget,
+  tempoTarget,
+  composeTarget,
 ];
 
 export function generateArtifacts(model: Model, targets: readonly Target[] = TARGETS): Artifact[] {

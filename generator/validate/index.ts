@@ -1,4 +1,5 @@
 import { amtoolCheck } from './alertmanager.ts';
+import { lokiCheck } from './backends.ts';
 import { collectorCheck } from './collector.ts';
 import { dashboardQueryCheck } from './dashboards.ts';
 import { promtoolCheck } from './prometheus.ts';
@@ -28,4 +29,5 @@ export const TOOL_CHECKS: readonly ToolCheck[] = [
   collectorCheck,
   promtoolCheck,
   amtoolCheck,
+  lokiCheck,
 ];

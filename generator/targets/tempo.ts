@@ -1,0 +1,53 @@
+import type { Model } from '../model.ts';
+import type { Artifact, Target } from './artifact.ts';
+
+/**
+ * Tempo 2 with local storage and fast flush for a local stack. The metrics generator produces
+ * only service graphs (span metrics come from the Collector, before tail sampling) and remote-
+ * writes them to Prometheus with exemplars.
+ */
+
+const hours = (ms: number) => `${Math.round(ms / 3_600_000)}h`;
+
+export function tempoConfig(model: Model) {
+  return {
+    stream_over_http_enabled: true,
+    server: { http_listen_port: 3200, grpc_listen_port: 9095, log_level: 'info' },
+    distributor: {
+      receivers: {
+        otlp: { protocols: { grpc: { endpoint: '0.0.0.0:4317' }, http: { endpoint: '0.0.0.0:4318' } } },
+      },
+    },
+    ingester: { trace_idle_period: '5s', max_block_duration: '1m' },
+    compactor: { compaction: { block_retention: hours(model.signals.traces.retentionMs) } },
+    storage: {
+      trace: {
+        backend: 'local',
+        local: { path: '/var/tempo/traces' },
+        wal: { path: '/var/tempo/wal' },
+      },
+    },
+    metrics_generator: {
+      registry: { external_labels: { source: 'tempo', project: model.project } },
+      storage: {
+        path: '/var/tempo/generator/wal',
+        remote_write: [{ url: 'http://prometheus:9090/api/v1/write', send_exemplars: true }],
+      },
+      traces_storage: { path: '/var/tempo/generator/traces' },
+    },
+    overrides: {
+      defaults: {
+        metrics_generator: { processors: ['service-graphs'] },
+      },
+    },
+    usage_report: { reporting_enabled: false },
+  };
+}
+
+export const tempoTarget: Target = {
+  name: 'tempo',
+  description: 'Tempo 2 configuration: OTLP, local storage, service graphs to Prometheus',
+  generate: (model: Model): Artifact[] => [
+    { path: 'stacks/tempo/tempo.yaml', format: 'yaml', content: tempoConfig(model) },
+  ],
+};

@@ -1,0 +1,343 @@
+import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { LOG_CLASS_ATTRIBUTE, REQUEST_ID_ATTRIBUTE, SPAN_METRICS } from '../conventions.ts';
+import type { Model, ServiceModel } from '../model.ts';
+import { collectQueries } from '../validate/dashboards.ts';
+import type { FoundQuery } from '../validate/queries.ts';
+import { LOCAL, type Stack } from './stack.ts';
+
+/**
+ * The end-to-end proof: a probe sends a trace, logs and (through span metrics) RED metrics into
+ * the Collector of a running stack, then every backend is asked for them, every rule must load and
+ * evaluate cleanly, and every dashboard query must run.
+ */
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface Probe {
+  service: ServiceModel;
+  route: string;
+  traceId: string;
+  spanId: string;
+  requestId: string;
+  startedAt: number;
+}
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+const attr = (key: string, value: string | number) =>
+  typeof value === 'number'
+    ? { key, value: { intValue: String(value) } }
+    : { key, value: { stringValue: value } };
+
+async function post(url: string, body: unknown) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(5000),
+  });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${await response.text()}`);
+}
+
+function resource(model: Model, service: string) {
+  return {
+    attributes: [attr('service.name', service), attr('deployment.environment.name', model.environment)],
+  };
+}
+
+/** One request of the probe: a failing server span (kept by tail sampling) and a client span. */
+export async function sendRequest(model: Model, probe: Probe, options: { traceId?: string; error: boolean }) {
+  const traceId = options.traceId ?? hex(16);
+  const serverSpanId = options.traceId ? probe.spanId : hex(8);
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const start = now - 120_000_000n;
+  const path = probe.route.replace(/\{[^}]+\}|:[A-Za-z_]+/g, '42');
+  const server = {
+    traceId,
+    spanId: serverSpanId,
+    name: `GET ${probe.route}`,
+    kind: 2,
+    startTimeUnixNano: String(start),
+    endTimeUnixNano: String(now),
+    attributes: [
+      attr('http.request.method', 'GET'),
+      attr('url.path', path),
+      attr('http.route', probe.route),
+      attr('http.response.status_code', options.error ? 500 : 200),
+      attr('frontend', probe.service.frontends[0] ?? 'unknown'),
+      attr(REQUEST_ID_ATTRIBUTE, probe.requestId),
+    ],
+    status: { code: options.error ? 2 : 0 },
+  };
+  const client = {
+    traceId,
+    spanId: hex(8),
+    parentSpanId: serverSpanId,
+    name: 'SELECT',
+    kind: 3,
+    startTimeUnixNano: String(start + 10_000_000n),
+    endTimeUnixNano: String(now - 10_000_000n),
+    attributes: [attr('db.system', 'postgresql')],
+    status: { code: 0 },
+  };
+  await post(`${LOCAL.otlpHttp}/v1/traces`, {
+    resourceSpans: [
+      {
+        resource: resource(model, probe.service.name),
+        scopeSpans: [{ scope: { name: 'otelkit-probe' }, spans: [server, client] }],
+      },
+    ],
+  });
+  return traceId;
+}
+
+export async function sendLog(model: Model, probe: Probe, message: string) {
+  await post(`${LOCAL.otlpHttp}/v1/logs`, {
+    resourceLogs: [
+      {
+        resource: resource(model, probe.service.name),
+        scopeLogs: [
+          {
+            scope: { name: 'otelkit-probe' },
+            logRecords: [
+              {
+                timeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
+                severityNumber: 17,
+                severityText: 'ERROR',
+                body: { stringValue: message },
+                traceId: probe.traceId,
+                spanId: probe.spanId,
+                attributes: [
+                  attr(REQUEST_ID_ATTRIBUTE, probe.requestId),
+                  attr(LOG_CLASS_ATTRIBUTE, 'application'),
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+}
+
+export function newProbe(model: Model): Probe {
+  const service = model.services.find((s) => s.kind === 'http' && s.routes.length > 0) ?? model.services[0]!;
+  const route = service.routes.find((r) => /[{:]/.test(r)) ?? service.routes[0] ?? '/';
+  return {
+    service,
+    route,
+    traceId: hex(16),
+    spanId: hex(8),
+    requestId: `probe-${hex(6)}`,
+    startedAt: Date.now(),
+  };
+}
+
+async function getJson(url: string): Promise<unknown> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`HTTP ${response.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+/** Retries `attempt` until it returns a result or the time is up; the last error is the detail. */
+async function eventually<T>(timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = 'no result';
+  for (;;) {
+    try {
+      const result = await attempt();
+      if (result !== undefined) return result;
+    } catch (error) {
+      lastError = (error as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(lastError);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+}
+
+type PromResult = { status: string; data: { result: { metric: Record<string, string> }[] }; error?: string };
+
+export const promQuery = (query: string) =>
+  getJson(`${LOCAL.prometheus}/api/v1/query?query=${encodeURIComponent(query)}`) as Promise<PromResult>;
+
+export async function traceInTempo(traceId: string): Promise<number | undefined> {
+  const trace = (await getJson(`${LOCAL.tempo}/api/traces/${traceId}`).catch(() => undefined)) as
+    { batches?: { scopeSpans?: { spans: unknown[] }[] }[] } | undefined;
+  const spans = (trace?.batches ?? []).flatMap((b) => (b.scopeSpans ?? []).flatMap((s) => s.spans)).length;
+  return spans > 0 ? spans : undefined;
+}
+
+export async function lokiLines(query: string, sinceMs: number) {
+  const start = (BigInt(sinceMs) - 60_000n) * 1_000_000n;
+  const result = (await getJson(
+    `${LOCAL.loki}/loki/api/v1/query_range?query=${encodeURIComponent(query)}&start=${start}&limit=5000`,
+  )) as { data: { result: { stream: Record<string, string>; values: [string, string][] }[] } };
+  return result.data.result.flatMap((r) => r.values.map(([, line]) => ({ stream: r.stream, line })));
+}
+
+function liveInterpolate(query: string, probe: Probe) {
+  return query
+    .replace(/\$__rate_interval|\$__interval|\$__auto|\$__range/g, '2m')
+    .replaceAll('$service', probe.service.name)
+    .replaceAll('$frontend', '.*')
+    .replaceAll('$environment', '.*');
+}
+
+async function runPanelQuery(query: FoundQuery, probe: Probe): Promise<number> {
+  const text = liveInterpolate(query.query, probe);
+  const now = Date.now();
+  if (query.language === 'promql') {
+    const result = await promQuery(text);
+    if (result.status !== 'success') throw new Error(result.error ?? 'query failed');
+    return result.data.result.length;
+  }
+  if (query.language === 'logql') {
+    const start = BigInt(now - 3_600_000) * 1_000_000n;
+    const result = (await getJson(
+      `${LOCAL.loki}/loki/api/v1/query_range?query=${encodeURIComponent(text)}&start=${start}&limit=100&step=60`,
+    )) as { data: { result: unknown[] } };
+    return result.data.result.length;
+  }
+  const result = (await getJson(
+    `${LOCAL.tempo}/api/search?q=${encodeURIComponent(text)}&start=${Math.floor(now / 1000) - 3600}&end=${Math.ceil(now / 1000) + 60}&limit=20`,
+  )) as { traces?: unknown[] };
+  return (result.traces ?? []).length;
+}
+
+export interface VerifyOptions {
+  outDir: string;
+  model: Model;
+  progress: (line: string) => void;
+  timeoutMs?: number;
+}
+
+/** Runs the probe and every check against a running stack; never throws for a failed check. */
+export async function verifyStack(stack: Stack, options: VerifyOptions): Promise<CheckResult[]> {
+  const { model, progress } = options;
+  const timeout = options.timeoutMs ?? 120_000;
+  const probe = newProbe(model);
+  const results: CheckResult[] = [];
+  const check = async (name: string, run: () => Promise<string>) => {
+    progress(`checking ${name} …`);
+    try {
+      results.push({ name, ok: true, detail: await run() });
+    } catch (error) {
+      results.push({ name, ok: false, detail: (error as Error).message.split('\n')[0]!.slice(0, 300) });
+    }
+    const last = results.at(-1)!;
+    progress(`  ${last.ok ? 'ok' : 'MISSING'}: ${last.detail}`);
+  };
+  void stack;
+
+  progress(
+    `probe: service ${probe.service.name}, route ${probe.route}, trace ${probe.traceId}, request ${probe.requestId}`,
+  );
+  await sendRequest(model, probe, { traceId: probe.traceId, error: true });
+  await sendLog(model, probe, `probe failure for request ${probe.requestId}`);
+  // a steady trickle of requests so rates and recording rules have samples to work on
+  const trickle = setInterval(() => {
+    void sendRequest(model, probe, { error: false }).catch(() => undefined);
+  }, 1000);
+
+  try {
+    await check('trace stored in Tempo with its spans', async () => {
+      const spans = await eventually(timeout, () => traceInTempo(probe.traceId));
+      if (spans < 2) throw new Error(`trace ${probe.traceId} has ${spans} span(s), expected 2`);
+      return `trace ${probe.traceId}: ${spans} spans`;
+    });
+    await check('logs in Loki with trace_id and request_id', async () => {
+      const query = `{service_name="${probe.service.name}"} | trace_id="${probe.traceId}"`;
+      const lines = await eventually(timeout, async () => {
+        const found = await lokiLines(query, probe.startedAt);
+        return found.length > 0 ? found : undefined;
+      });
+      const withRequestId = lines.filter((l) => JSON.stringify(l).includes(probe.requestId));
+      if (withRequestId.length === 0) throw new Error('log line found but without request_id');
+      return `${lines.length} line(s) for ${query}`;
+    });
+    await check('RED metrics in Prometheus with service and route labels', async () => {
+      const query = `${SPAN_METRICS.calls}{service_name="${probe.service.name}",http_route="${probe.route}"}`;
+      const result = await eventually(timeout, async () => {
+        const r = await promQuery(query);
+        return r.data.result.length > 0 ? r : undefined;
+      });
+      return `${result.data.result.length} series for ${query}`;
+    });
+    await check('every recording and alerting rule loaded and evaluating without error', async () => {
+      const groups = await eventually(timeout, async () => {
+        const rules = (await getJson(`${LOCAL.prometheus}/api/v1/rules`)) as {
+          data: { groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[] };
+        };
+        const all = rules.data.groups.flatMap((g) => g.rules.map((r) => ({ ...r, group: g.name })));
+        if (all.length === 0 || all.some((r) => r.health === 'unknown')) return undefined;
+        return all;
+      });
+      const files = (await readdir(path.join(options.outDir, 'alerts'))).filter((f) =>
+        f.endsWith('.rules.yml'),
+      );
+      const failing = groups.filter((r) => r.health !== 'ok');
+      if (failing.length > 0)
+        throw new Error(
+          `${failing.length} rule(s) failing, e.g. ${failing[0]!.group}/${failing[0]!.name}: ${failing[0]!.lastError}`,
+        );
+      return `${groups.length} rules from ${files.length} files, all healthy`;
+    });
+    await check('every dashboard query runs; RED and SLO panels return data', async () => {
+      const dashboards = (await readdir(path.join(options.outDir, 'grafana/dashboards'))).map(
+        (f) => `grafana/dashboards/${f}`,
+      );
+      const { queries } = await collectQueries(options.outDir, dashboards);
+      const mustHaveData = [/service_route_frontend:requests:rate5m/, /slo:error_budget_remaining:ratio/];
+      // recording rules need two evaluations of a 5m rate before they show anything
+      await eventually(timeout, async () => {
+        const r = await promQuery(`slo:error_budget_remaining:ratio{service_name="${probe.service.name}"}`);
+        const red = await promQuery(
+          `service_route_frontend:requests:rate5m{service_name="${probe.service.name}"}`,
+        );
+        return r.data.result.length > 0 && red.data.result.length > 0 ? true : undefined;
+      });
+      const failures: string[] = [];
+      let withData = 0;
+      for (const query of queries) {
+        try {
+          const rows = await runPanelQuery(query, probe);
+          if (rows > 0) withData++;
+          if (rows === 0 && mustHaveData.some((re) => re.test(query.query)))
+            failures.push(`${query.where}: no data`);
+        } catch (error) {
+          failures.push(`${query.where}: ${(error as Error).message.slice(0, 200)}`);
+        }
+      }
+      if (failures.length > 0)
+        throw new Error(`${failures.length} query problem(s): ${failures.slice(0, 3).join('; ')}`);
+      return `${queries.length} queries ran without error, ${withData} returned data`;
+    });
+    await check('Alertmanager runs the generated config', async () => {
+      const status = (await getJson(`${LOCAL.alertmanager}/api/v2/status`)) as {
+        config: { original: string };
+      };
+      const missing = model.alerting.receivers.filter((r) => !status.config.original.includes(r.name));
+      if (missing.length > 0)
+        throw new Error(`receivers not loaded: ${missing.map((r) => r.name).join(', ')}`);
+      return `${model.alerting.receivers.length} receivers loaded`;
+    });
+  } finally {
+    clearInterval(trickle);
+  }
+  return results;
+}
+
+export function summaryTable(results: readonly CheckResult[]): string[] {
+  const width = Math.max(...results.map((r) => r.name.length));
+  return [
+    `${'check'.padEnd(width)}  result`,
+    `${'-'.repeat(width)}  ------`,
+    ...results.map((r) => `${r.name.padEnd(width)}  ${r.ok ? 'ok' : `MISSING: ${r.detail}`}`),
+  ];
+}

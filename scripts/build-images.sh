@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build-images.sh COLLECTOR_MANIFEST
+# build-images.sh COLLECTOR_MANIFEST [BACKEND ...]   (backends: prometheus alertmanager loki tempo; default all)
 #
 # Builds local container images of the stack's backends where no image registry is reachable:
 # FROM scratch, one static binary (built from its Go module by build-backends.sh, or from the
@@ -11,7 +11,10 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-manifest=${1:?usage: build-images.sh COLLECTOR_MANIFEST}
+manifest=${1:?usage: build-images.sh COLLECTOR_MANIFEST [BACKEND ...]}
+shift
+backends=("$@")
+[[ ${#backends[@]} -gt 0 ]] || backends=(prometheus alertmanager loki tempo)
 busybox=${OTELKIT_BUSYBOX:-/bin/busybox}
 
 log() { printf '[build-images] %s\n' "$*" >&2; }
@@ -58,4 +61,4 @@ while IFS='=' read -r tool path; do
   version=$(basename "$(dirname "$path")")
   version=${version#"$tool"-}
   build_image "$tool" "$path" "$version" "$tool"
-done < <("$here/build-backends.sh" prometheus alertmanager loki tempo)
+done < <("$here/build-backends.sh" "${backends[@]}")

@@ -2,7 +2,15 @@ import { SPAN_METRICS } from '../conventions.ts';
 import type { DependencyModel, Model, ServiceModel, SloModel } from '../model.ts';
 import { BURN_WINDOWS, burnRateFactor, type BurnWindow } from '../slo.ts';
 import { formatDuration } from '../spec/duration.ts';
-import { ERROR_STATUS, REQUEST_KINDS_RE, num, requestMatchers, requestSpanKind, selector } from './promql.ts';
+import {
+  ERROR_STATUS,
+  REQUEST_KINDS_RE,
+  num,
+  perSignalRate,
+  requestMatchers,
+  requestSpanKind,
+  selector,
+} from './promql.ts';
 
 /**
  * Every recording rule and alert, with the promtool cases that prove each alert and the facts its
@@ -963,7 +971,6 @@ function resilienceAlerts(
 const PLATFORM_TEAM = 'platform';
 
 function pipelineAlerts(model: Model): AlertDefinition[] {
-  const signals = '(spans|metric_points|log_records)';
   const platform = (severity: Severity, group: AlertGroupName) => ({
     severity,
     team: PLATFORM_TEAM,
@@ -972,9 +979,14 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
   const collectorSteps = (query: string): RunbookStep[] => [
     { text: 'The metric behind this alert:', language: 'promql', code: query },
     {
-      text: 'Accepted, refused and exported per signal:',
+      text: 'Accepted per signal, to compare with the failures:',
       language: 'promql',
-      code: 'sum by (__name__) (rate({__name__=~"otelcol_(receiver_accepted|receiver_refused|exporter_sent|exporter_send_failed)_.+"}[5m]))',
+      code: perSignalRate('otelcol_receiver_accepted', 'signal', '5m'),
+    },
+    {
+      text: 'Exported per signal:',
+      language: 'promql',
+      code: perSignalRate('otelcol_exporter_sent', 'signal', '5m'),
     },
     {
       text: 'Collector errors in its own JSON log:',
@@ -1003,11 +1015,11 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
   const defs: AlertDefinition[] = [
     {
       file: 'pipeline',
-      exprLabels: { exporter: exporter.exporter },
+      exprLabels: { exporter: exporter.exporter, signal: 'spans' },
       testEvaluation: '1m',
       rule: {
         alert: 'CollectorExporterSendFailures',
-        expr: `sum by (exporter) (rate({__name__=~"otelcol_exporter_send_failed_${signals}"}[5m])) > 0`,
+        expr: `${perSignalRate('otelcol_exporter_send_failed', 'exporter, signal', '5m')} > 0`,
         for: '5m',
         labels: platform('warning', 'pipeline'),
         annotations: annotations(
@@ -1049,9 +1061,7 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
           'Network or DNS trouble inside the stack.',
           'The backend rejects data (limits, out-of-order samples).',
         ],
-        steps: collectorSteps(
-          `sum by (exporter) (rate({__name__=~"otelcol_exporter_send_failed_${signals}"}[5m]))`,
-        ),
+        steps: collectorSteps(perSignalRate('otelcol_exporter_send_failed', 'exporter, signal', '5m')),
         resolution: [
           'Bring the backend back; the queue drains by itself.',
           'If the backend rejects data, fix its limits.',
@@ -1111,11 +1121,11 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
     },
     {
       file: 'pipeline',
-      exprLabels: { receiver: receiver.receiver },
+      exprLabels: { receiver: receiver.receiver, signal: 'spans' },
       testEvaluation: '1m',
       rule: {
         alert: 'CollectorRefusingData',
-        expr: `sum by (receiver) (rate({__name__=~"otelcol_receiver_refused_${signals}"}[5m])) > 0`,
+        expr: `${perSignalRate('otelcol_receiver_refused', 'receiver, signal', '5m')} > 0`,
         for: '5m',
         labels: platform('critical', 'pipeline'),
         annotations: annotations(
@@ -1156,9 +1166,7 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
           'A backend outage filling memory with retries.',
           `collector.memory_limit_mib (${model.collector.memoryLimitMib}) too small.`,
         ],
-        steps: collectorSteps(
-          `sum by (receiver) (rate({__name__=~"otelcol_receiver_refused_${signals}"}[5m]))`,
-        ),
+        steps: collectorSteps(perSignalRate('otelcol_receiver_refused', 'receiver, signal', '5m')),
         resolution: [
           'Raise collector.memory_limit_mib or scale out (collector.mode: gateway).',
           'Fix the backend outage.',
@@ -1167,11 +1175,11 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
     },
     {
       file: 'pipeline',
-      exprLabels: { exporter: exporter.exporter },
+      exprLabels: { exporter: exporter.exporter, signal: 'spans' },
       testEvaluation: '1m',
       rule: {
         alert: 'CollectorDroppingData',
-        expr: `sum by (exporter) (rate({__name__=~"otelcol_exporter_enqueue_failed_${signals}"}[5m])) > 0`,
+        expr: `${perSignalRate('otelcol_exporter_enqueue_failed', 'exporter, signal', '5m')} > 0`,
         for: '1m',
         labels: platform('critical', 'pipeline'),
         annotations: annotations(
@@ -1208,9 +1216,7 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
         service: undefined,
         meaning: 'Data is being lost: an exporter’s queue is full and new batches are rejected.',
         causes: ['A long backend outage exhausted the queue.', 'The queue is too small for the traffic.'],
-        steps: collectorSteps(
-          `sum by (exporter) (rate({__name__=~"otelcol_exporter_enqueue_failed_${signals}"}[5m]))`,
-        ),
+        steps: collectorSteps(perSignalRate('otelcol_exporter_enqueue_failed', 'exporter, signal', '5m')),
         resolution: ['Restore the backend first.', 'Raise collector.persistent_queue.queue_size.'],
       },
     },

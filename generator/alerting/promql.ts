@@ -42,3 +42,14 @@ export function requestMatchers(service: ServiceModel, routes?: readonly string[
 }
 
 export const metric = SPAN_METRICS;
+
+/**
+ * Rate of a Collector counter summed over the three signals, keeping which signal as a label.
+ * A plain `rate({__name__=~"..."})` drops the names and then fails on duplicate label sets.
+ */
+export function perSignalRate(prefix: string, by: string, range: string): string {
+  const parts = ['spans', 'metric_points', 'log_records'].map(
+    (signal) => `label_replace(rate(${prefix}_${signal}[${range}]), "signal", "${signal}", "", "")`,
+  );
+  return `sum by (${by}) (${parts.join(' or ')})`;
+}

@@ -7,7 +7,7 @@ import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { SPAN_METRICS } from '../conventions.ts';
 import type { Model } from '../model.ts';
-import { REQUEST_KINDS_RE } from '../alerting/promql.ts';
+import { REQUEST_KINDS_RE, perSignalRate } from '../alerting/promql.ts';
 import {
   DATASOURCES,
   dashboardLinks,
@@ -358,8 +358,7 @@ function logsDashboard(model: Model) {
 }
 
 function pipeline(model: Model) {
-  const perSignal = (what: string) =>
-    `sum by (__name__) (rate({__name__=~"otelcol_${what}_(spans|metric_points|log_records)"}[$__rate_interval]))`;
+  const perSignal = (what: string) => perSignalRate(`otelcol_${what}`, 'signal', '$__rate_interval');
   return base(
     model,
     'pipeline',
@@ -368,22 +367,20 @@ function pipeline(model: Model) {
   )
     .withPanel(
       series('Accepted per second', 'short').withTarget(
-        promQuery(perSignal('receiver_accepted'), '{{__name__}}'),
+        promQuery(perSignal('receiver_accepted'), '{{signal}}'),
       ),
     )
     .withPanel(
       series('Refused per second (memory limiter)', 'short').withTarget(
-        promQuery(perSignal('receiver_refused'), '{{__name__}}'),
+        promQuery(perSignal('receiver_refused'), '{{signal}}'),
       ),
     )
     .withPanel(
-      series('Exported per second', 'short').withTarget(
-        promQuery(perSignal('exporter_sent'), '{{__name__}}'),
-      ),
+      series('Exported per second', 'short').withTarget(promQuery(perSignal('exporter_sent'), '{{signal}}')),
     )
     .withPanel(
       series('Failed sends per second', 'short').withTarget(
-        promQuery(perSignal('exporter_send_failed'), '{{__name__}}'),
+        promQuery(perSignal('exporter_send_failed'), '{{signal}}'),
       ),
     )
     .withPanel(

@@ -8,6 +8,7 @@ import { jsonSchema } from '../spec/json-schema.ts';
 import { runInit } from './init.ts';
 import { runValidate } from './validate.ts';
 import { runVerify } from './verify.ts';
+import { runDebugToken } from './debug-token.ts';
 import { UsageError, type Io } from './io.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -19,6 +20,7 @@ commands:
   generate [spec] [--out dir] [--check] write every artifact; --check only compares with what is there
   validate [spec]                       check the spec and the generated files with the real tools
   verify [spec]                         bring the generated stack up, probe it end to end, tear it down
+  debug-token --ttl 15m                 mint a signed X-Debug-Token (secret from OTELKIT_DEBUG_SECRET)
   schema                                print the spec's JSON Schema
 
 options:
@@ -77,6 +79,8 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       const specFile = resolveSpec(io, positionals[0]);
       return runVerify(io, await loadSpec(specFile, display(io, specFile)));
     }
+    case 'debug-token':
+      return runDebugToken(io, rest);
     case 'schema': {
       parse(rest, {}, 0);
       io.out(JSON.stringify(jsonSchema(), null, 2));

@@ -11,6 +11,7 @@ import { grafanaTarget } from './grafana.ts';
 import { lokiTarget } from './loki.ts';
 import { tempoTarget } from './tempo.ts';
 import { composeTarget } from './compose.ts';
+import { preloadTarget } from './preload.ts';
 
 /** Every output target, in one place: a new output is one module and one line here. */
 export const TARGETS: readonly Target[] = [
@@ -25,6 +26,7 @@ export const TARGETS: readonly Target[] = [
   lokiTarget,
   tempoTarget,
   composeTarget,
+  preloadTarget,
 ];
 
 export function generateArtifacts(model: Model, targets: readonly Target[] = TARGETS): Artifact[] {

@@ -1,0 +1,202 @@
+/**
+ * `npm run bench:preload`: one Express app run bare, under the otelkit preload and under the stock
+ * auto-instrumentations register, alternating so drift on a shared machine hits all three alike.
+ * Everything stays on loopback; the stock register's resource detectors are limited so it never
+ * probes cloud metadata addresses. Not a test: it prints figures and the targets beside them.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS, type Model } from '../generator/model.ts';
+import { preloadTarget } from '../generator/targets/preload.ts';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
+const CONNECTIONS = 32;
+
+const APP = `
+const express = require('express');
+const app = express();
+app.use(express.json());
+app.get('/orders/:id', (req, res) => {
+  res.json({ id: req.params.id, items: [{ sku: 'a', qty: 1 }, { sku: 'b', qty: 2 }], total: 42.5 });
+});
+const server = app.listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+type Mode = 'bare' | 'otelkit' | 'stock';
+interface Sample {
+  rps: number;
+  p99: number;
+  startupMs: number;
+  rssMiB: number;
+}
+
+async function sink() {
+  // stands in for the Collector so exporters do real work; answers every export with 200
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+async function prepare() {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'otelkit-bench-'));
+  await mkdir(path.join(dir, 'node_modules', '@opentelemetry'), { recursive: true });
+  await symlink(REPO, path.join(dir, 'node_modules', 'otelkit'));
+  await symlink(path.join(REPO, 'node_modules', 'express'), path.join(dir, 'node_modules', 'express'));
+  await symlink(
+    path.join(REPO, 'node_modules', '@opentelemetry', 'auto-instrumentations-node'),
+    path.join(dir, 'node_modules', '@opentelemetry', 'auto-instrumentations-node'),
+  );
+  await writeFile(path.join(dir, 'package.json'), '{"name":"bench-app","private":true}');
+  await writeFile(path.join(dir, 'app.cjs'), APP);
+  await mkdir(path.join(dir, 'preload'));
+  const model = {
+    project: 'bench',
+    environment: 'bench',
+    services: [
+      { name: 'bench', runtime: 'node', module: 'commonjs', frontends: ['web'], routes: ['/orders/{id}'] },
+    ],
+    redaction: {
+      blockedKeys: [...BUILTIN_BLOCKED_KEYS],
+      valuePatterns: Object.entries(BUILTIN_VALUE_PATTERNS).map(([name, regex]) => ({ name, regex })),
+    },
+    signals: {
+      logs: { level: 'info' },
+      metrics: { histogramBucketsMs: [5, 50, 500], maxRoutesPerService: 100 },
+    },
+  } as unknown as Model;
+  for (const artifact of preloadTarget.generate(model)) {
+    if (artifact.format === 'text') await writeFile(path.join(dir, artifact.path), artifact.content);
+  }
+  return dir;
+}
+
+const freePort = async () => {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+};
+
+async function waitUntilServing(port: number, started: number) {
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/orders/1' }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+    });
+    if (ok) return performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function peakRssMiB(pid: number) {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function run(mode: Mode, dir: string, collector: string): Promise<Sample> {
+  const port = await freePort();
+  const flags =
+    mode === 'otelkit'
+      ? ['--require', './preload/bench.cjs']
+      : mode === 'stock'
+        ? ['--require', '@opentelemetry/auto-instrumentations-node/register']
+        : [];
+  const env = {
+    PATH: process.env.PATH,
+    PORT: String(port),
+    OTEL_EXPORTER_OTLP_ENDPOINT: collector,
+    OTEL_SERVICE_NAME: 'bench',
+    // keep the stock register off cloud metadata addresses
+    OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
+    OTEL_METRIC_EXPORT_INTERVAL: '5000',
+  };
+  const started = performance.now();
+  const child = spawn(process.execPath, [...flags, 'app.cjs'], {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    const startupMs = await waitUntilServing(port, started);
+    const result = await autocannon({
+      url: `http://127.0.0.1:${port}/orders/42`,
+      connections: CONNECTIONS,
+      duration: DURATION_S,
+      headers: { 'x-frontend-id': 'web' },
+    });
+    return {
+      rps: result.requests.average,
+      p99: result.latency.p99,
+      startupMs,
+      rssMiB: await peakRssMiB(child.pid!),
+    };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main() {
+  const collector = await sink();
+  const dir = await prepare();
+  const samples: Record<Mode, Sample[]> = { bare: [], otelkit: [], stock: [] };
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of ['bare', 'otelkit', 'stock'] as const) {
+        const sample = await run(mode, dir, `http://127.0.0.1:${(collector.address() as AddressInfo).port}`);
+        samples[mode].push(sample);
+        console.log(
+          `round ${round + 1} ${mode.padEnd(7)} ${sample.rps.toFixed(0).padStart(6)} req/s  p99 ${sample.p99} ms  start-up ${sample.startupMs.toFixed(0)} ms  peak RSS ${sample.rssMiB.toFixed(1)} MiB`,
+        );
+      }
+    }
+  } finally {
+    collector.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const summary = Object.fromEntries(
+    (Object.keys(samples) as Mode[]).map((mode) => [
+      mode,
+      {
+        rps: median(samples[mode].map((s) => s.rps)),
+        p99: median(samples[mode].map((s) => s.p99)),
+        startupMs: median(samples[mode].map((s) => s.startupMs)),
+        rssMiB: median(samples[mode].map((s) => s.rssMiB)),
+      },
+    ]),
+  ) as Record<Mode, Sample>;
+  console.log('\nmedians');
+  for (const [mode, s] of Object.entries(summary)) {
+    console.log(
+      `${mode.padEnd(7)} ${s.rps.toFixed(0).padStart(6)} req/s  p99 ${s.p99} ms  start-up ${s.startupMs.toFixed(0)} ms  peak RSS ${s.rssMiB.toFixed(1)} MiB`,
+    );
+  }
+  const { bare, otelkit, stock } = summary;
+  console.log('\nratios (targets in brackets)');
+  console.log(`throughput otelkit/bare  ${(otelkit.rps / bare.rps).toFixed(2)}x  [>= 0.6x]`);
+  console.log(`throughput otelkit/stock ${(otelkit.rps / stock.rps).toFixed(2)}x  [>= 3x]`);
+  console.log(
+    `start-up overhead        ${((otelkit.startupMs - bare.startupMs) / 1000).toFixed(3)} s  [<= 0.15 s] (stock ${((stock.startupMs - bare.startupMs) / 1000).toFixed(3)} s)`,
+  );
+  console.log(
+    `peak RSS overhead        ${(otelkit.rssMiB - bare.rssMiB).toFixed(1)} MiB  [<= 20 MiB] (stock ${(stock.rssMiB - bare.rssMiB).toFixed(1)} MiB)`,
+  );
+}
+
+await main();

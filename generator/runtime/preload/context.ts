@@ -1,0 +1,61 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ROOT_CONTEXT, createContextKey, type Context, type ContextManager, type Span } from '@opentelemetry/api';
+
+/**
+ * A context manager that can also *enter* a context. The server span is created from the
+ * `http.server.request.start` diagnostics channel, which fires synchronously just before the
+ * request handler runs; entering the context there makes it active for the handler and everything
+ * it awaits, without wrapping `emit` on every server.
+ */
+export class EnterableContextManager implements ContextManager {
+  private readonly storage = new AsyncLocalStorage<Context>();
+
+  active(): Context {
+    return this.storage.getStore() ?? ROOT_CONTEXT;
+  }
+
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    context: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
+    return this.storage.run(context, () => fn.apply(thisArg, args));
+  }
+
+  bind<T>(context: Context, target: T): T {
+    if (typeof target !== 'function') return target;
+    const run = (self: unknown, args: unknown[]) => this.with(context, () => (target as (...a: unknown[]) => unknown).apply(self, args));
+    return function (this: unknown, ...args: unknown[]) {
+      return run(this, args);
+    } as T;
+  }
+
+  enable(): this {
+    return this;
+  }
+
+  disable(): this {
+    this.storage.disable();
+    return this;
+  }
+
+  enter(context: Context): void {
+    this.storage.enterWith(context);
+  }
+}
+
+/** Per-request facts every log line and span of the request carries. */
+export interface RequestState {
+  span: Span;
+  requestId: string;
+  frontend: string;
+  debug: boolean;
+  method: string;
+  startedAt: number;
+  /** The framework's own route template, when one reports it. */
+  route: string | undefined;
+  ended: boolean;
+}
+
+export const REQUEST_STATE = createContextKey('otelkit.request');

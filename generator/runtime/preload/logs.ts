@@ -1,0 +1,92 @@
+import { format } from 'node:util';
+import { SeverityNumber, context, trace, type Context } from '@opentelemetry/api';
+import type { Logger } from '@opentelemetry/api';
+import { REQUEST_STATE, type RequestState } from './context.ts';
+import type { Redactor } from './redact.ts';
+import {
+  FRONTEND_ATTRIBUTE,
+  LOG_CLASS_ATTRIBUTE,
+  REQUEST_ID_ATTRIBUTE,
+  UNKNOWN_FRONTEND,
+  type PreloadSettings,
+} from './settings.ts';
+
+/**
+ * Console output becomes one JSON line per call with the brief's fields, and the same record is
+ * emitted once as an OTLP log, so the Collector gets it without scraping stdout (no duplicates:
+ * the line is for humans and container logs, the OTLP record is the one the pipeline stores).
+ */
+
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+const RANK: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+const SEVERITY: Record<Level, SeverityNumber> = {
+  debug: SeverityNumber.DEBUG,
+  info: SeverityNumber.INFO,
+  warn: SeverityNumber.WARN,
+  error: SeverityNumber.ERROR,
+};
+
+export interface LogSink {
+  write(level: Level, logger: string, message: string, fields?: Record<string, unknown>, logClass?: string): void;
+}
+
+export function createLogSink(settings: PreloadSettings, otelLogger: Logger, redactor: Redactor): LogSink {
+  const threshold = RANK[settings.logLevel] ?? RANK.info;
+  const stdout = process.stdout.write.bind(process.stdout);
+  const stderr = process.stderr.write.bind(process.stderr);
+  return {
+    write(level, logger, rawMessage, fields, logClass = 'application') {
+      const active: Context = context.active();
+      const state = active.getValue(REQUEST_STATE) as RequestState | undefined;
+      // a valid debug token lowers the threshold for its own request only
+      if (RANK[level] < threshold && !(state?.debug && level === 'debug')) return;
+      const spanContext = trace.getSpanContext(active);
+      const message = redactor.text(rawMessage);
+      const extra = fields ? (redactor.data(fields) as Record<string, unknown>) : undefined;
+      const line = {
+        timestamp: new Date().toISOString(),
+        level,
+        logger,
+        message,
+        service: settings.service,
+        environment: settings.environment,
+        [REQUEST_ID_ATTRIBUTE]: state?.requestId,
+        trace_id: spanContext?.traceId,
+        span_id: spanContext?.spanId,
+        [FRONTEND_ATTRIBUTE]: state?.frontend ?? UNKNOWN_FRONTEND,
+        ...(logClass !== 'application' ? { [LOG_CLASS_ATTRIBUTE]: logClass } : {}),
+        ...extra,
+      };
+      (level === 'warn' || level === 'error' ? stderr : stdout)(`${JSON.stringify(line)}\n`);
+      otelLogger.emit({
+        severityNumber: SEVERITY[level],
+        severityText: level.toUpperCase(),
+        body: message,
+        context: active,
+        attributes: {
+          'logger.name': logger,
+          [LOG_CLASS_ATTRIBUTE]: state?.debug && level === 'debug' ? 'debug' : logClass,
+          ...(state ? { [REQUEST_ID_ATTRIBUTE]: state.requestId, [FRONTEND_ATTRIBUTE]: state.frontend } : {}),
+          ...(extra as Record<string, string>),
+        },
+      });
+    },
+  };
+}
+
+export function captureConsole(sink: LogSink, redactor: Redactor) {
+  const methods: [keyof Console, Level][] = [
+    ['log', 'info'],
+    ['info', 'info'],
+    ['debug', 'debug'],
+    ['trace', 'debug'],
+    ['warn', 'warn'],
+    ['error', 'error'],
+  ];
+  for (const [method, level] of methods) {
+    (console as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      // objects are redacted by key before formatting, so `{ password: ... }` never reaches the text
+      sink.write(level, 'console', format(...args.map((arg) => redactor.data(arg))));
+    };
+  }
+}

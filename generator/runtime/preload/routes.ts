@@ -1,0 +1,54 @@
+/**
+ * The runtime's copy of generator/routes.ts normalisePath (the preload may not import generator
+ * code). A test runs both over one corpus so they cannot drift apart. Regexes are compiled once,
+ * because this runs on every request that no framework route covers.
+ */
+
+const PARAMETER = /^(?:\{[^/{}]+\}|:[A-Za-z_][A-Za-z0-9_]*\??)$/;
+
+const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function routeRegex(template: string): RegExp {
+  if (template === '/') return /^\/$/;
+  const body = template
+    .split('/')
+    .slice(1)
+    .map((segment) => (PARAMETER.test(segment) ? '[^/]+' : segment === '*' ? '.*' : escapeRegex(segment)))
+    .join('/');
+  return new RegExp(`^/${body}/?$`);
+}
+
+function orderRoutes(templates: readonly string[]): string[] {
+  const score = (template: string) => {
+    const segments = template.split('/').slice(1);
+    return { params: segments.filter((s) => PARAMETER.test(s) || s === '*').length, length: segments.length };
+  };
+  return [...templates].sort((a, b) => {
+    const sa = score(a);
+    const sb = score(b);
+    return sa.params - sb.params || sb.length - sa.length || a.localeCompare(b);
+  });
+}
+
+const ID_PLACEHOLDERS: readonly [RegExp, string][] = [
+  [/\/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(\/|$)/g, '/{uuid}$1'],
+  [/\/[0-9a-fA-F]{16,}(\/|$)/g, '/{hash}$1'],
+  [/\/[0-9]+(\/|$)/g, '/{id}$1'],
+  [/\/(?:[A-Za-z_-]*[0-9]){2}[A-Za-z0-9_-]*(\/|$)/g, '/{id}$1'],
+];
+const PLACEHOLDER_PASSES = 2;
+
+export type PathNormaliser = (path: string) => string;
+
+export function createPathNormaliser(templates: readonly string[]): PathNormaliser {
+  const compiled = orderRoutes(templates).map((template) => [template, routeRegex(template)] as const);
+  return (path) => {
+    const bare = path.split('?')[0]!;
+    for (const [template, regex] of compiled) if (regex.test(bare)) return template;
+    let route = bare;
+    for (let pass = 0; pass < PLACEHOLDER_PASSES; pass++) {
+      for (const [pattern, replacement] of ID_PLACEHOLDERS) route = route.replace(pattern, replacement);
+    }
+    return route;
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * What a generated preload file passes to `start`. Plain JSON, so the generator can write it as a
+ * literal and the runtime needs nothing of the generator to read it.
+ */
+export interface PreloadSettings {
+  service: string;
+  environment: string;
+  project: string;
+  /** Allowed X-Frontend-ID values; anything else is recorded as `unknown`. */
+  frontends: string[];
+  /** Route templates such as `/orders/{orderId}` or `/orders/:orderId`. */
+  routes: string[];
+  redaction: {
+    /** Lower-case keys whose values never leave the process. */
+    blockedKeys: string[];
+    /** Go RE2 syntax, as the Collector reads them; a leading `(?i)` becomes the `i` flag. */
+    valuePatterns: { name: string; regex: string }[];
+  };
+  sampler: { type: 'parentbased_always_on' | 'parentbased_traceidratio'; ratio?: number };
+  /** OTLP/HTTP base URL; OTEL_EXPORTER_OTLP_* variables take precedence. */
+  endpoint: string;
+  protocol?: 'http/protobuf' | 'http/json';
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  histogramBucketsMs?: number[];
+  /** Distinct route values per service before the rest collapse into one overflow route. */
+  maxRoutes?: number;
+  /** Module system of the app, so ESM loader hooks are registered only where they are needed. */
+  module?: 'esm' | 'commonjs';
+  shutdownTimeoutMs?: number;
+}
+
+export const DEFAULT_SETTINGS: PreloadSettings = {
+  service: 'unknown_service:node',
+  environment: 'development',
+  project: 'otelkit',
+  frontends: [],
+  routes: [],
+  redaction: { blockedKeys: [], valuePatterns: [] },
+  sampler: { type: 'parentbased_always_on' },
+  endpoint: 'http://127.0.0.1:4318',
+  protocol: 'http/protobuf',
+  logLevel: 'info',
+  maxRoutes: 200,
+  shutdownTimeoutMs: 3000,
+};
+
+/** Conventions shared with the Collector side; duplicated on purpose, the runtime imports no generator code. */
+export const FRONTEND_ATTRIBUTE = 'frontend';
+export const UNKNOWN_FRONTEND = 'unknown';
+export const REQUEST_ID_ATTRIBUTE = 'request_id';
+export const DEBUG_ATTRIBUTE = 'otelkit.debug';
+export const LOG_CLASS_ATTRIBUTE = 'log.class';
+export const OVERFLOW_ROUTE = '/{other}';

@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mintDebugToken } from '../generator/runtime/preload/debug-token.ts';
+import { secretValues } from './preload-corpus.ts';
+import {
+  MAX_ROUTES,
+  SERVICE,
+  flushOnlyEnv,
+  makeApp,
+  runApp,
+  startReceiver,
+  type Framework,
+  type ModuleKind,
+  type Receiver,
+} from './preload-harness.ts';
+
+const LOG_FIELDS = [
+  'timestamp',
+  'level',
+  'logger',
+  'message',
+  'service',
+  'environment',
+  'request_id',
+  'trace_id',
+  'span_id',
+  'frontend',
+];
+
+const VARIANTS: [Framework, ModuleKind, string][] = [
+  ['http', 'esm', '/orders/{orderId}'],
+  ['http', 'commonjs', '/orders/{orderId}'],
+  ['express', 'esm', '/orders/:id'],
+  ['express', 'commonjs', '/orders/:id'],
+  ['fastify', 'esm', '/orders/:id'],
+];
+
+describe.each(VARIANTS)('preload on %s (%s)', (framework, module, expectedRoute) => {
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+  });
+  afterAll(() => receiver.close());
+
+  it('adds request context headers, exports spans, metrics and logs on SIGTERM, then exits by the signal', async () => {
+    const app = await runApp(await makeApp(framework, module), flushOnlyEnv(receiver));
+    const first = await app.request('/orders/42', {
+      'x-request-id': 'req-abc.123:x',
+      'x-frontend-id': 'web',
+    });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-request-id')).toBe('req-abc.123:x');
+    expect(first.headers.get('x-response-time')).toMatch(/^\d+\.\d{3}ms$/);
+    const second = await app.request('/orders/43', {
+      'x-request-id': 'bad id<script>',
+      'x-frontend-id': 'evil',
+    });
+    expect(second.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await app.request('/boom')).status).toBe(500);
+    expect(receiver.bodies).toHaveLength(0);
+
+    const exit = await app.stop('SIGTERM');
+    expect(exit.signal).toBe('SIGTERM');
+
+    const servers = receiver.spans().filter((s) => s.kind === 2);
+    expect(servers).toHaveLength(3);
+    const [order, other] = servers.sort((a, b) =>
+      String(a.startTimeUnixNano).localeCompare(String(b.startTimeUnixNano)),
+    );
+    expect(order!.name).toBe(`GET ${expectedRoute}`);
+    expect(order!.attributes).toMatchObject({
+      'http.route': expectedRoute,
+      request_id: 'req-abc.123:x',
+      frontend: 'web',
+    });
+    expect(other!.attributes).toMatchObject({ frontend: 'unknown', 'http.response.status_code': 200 });
+    const points = receiver.metricPoints('http.server.request.duration');
+    expect(points.map((p) => p.attributes)).toContainEqual({
+      'http.request.method': 'GET',
+      'http.response.status_code': 200,
+      'http.route': expectedRoute,
+      frontend: 'web',
+    });
+    for (const point of points) expect(Object.keys(point.attributes as object)).not.toContain('url.path');
+
+    const records = receiver
+      .logRecords()
+      .filter((r) => (r.body as { stringValue: string }).stringValue.startsWith('order'));
+    expect(records).toHaveLength(2);
+    expect(records[0]!.traceId).toBeTruthy();
+    const lines = app.stdout.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const orderLine = lines.find((l) => String(l.message).startsWith('order 42'))!;
+    for (const field of LOG_FIELDS) expect(orderLine[field]).toBeDefined();
+    expect(orderLine).toMatchObject({
+      service: SERVICE,
+      environment: 'test',
+      request_id: 'req-abc.123:x',
+      frontend: 'web',
+    });
+    expect(orderLine.trace_id).toBe(order!.traceId);
+    expect(String(orderLine.timestamp)).toMatch(/Z$/);
+    expect(JSON.stringify(lines)).not.toContain('hunter2-Sup3r');
+  });
+});
+
+describe('preload on express (esm): redaction, debug mode, cardinality', () => {
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+  });
+  afterAll(() => receiver.close());
+
+  it('leaks none of the secret corpus into exported data or printed lines', async () => {
+    const app = await runApp(await makeApp('express', 'esm'), flushOnlyEnv(receiver));
+    await app.request(
+      '/secrets?token=tok-9f8e7d6c5b4a3210&password=hunter2-Sup3r&email=alice.smith@example.com',
+      {
+        authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl',
+        cookie: 'sid=sess-cookie-a1b2c3',
+        'x-api-key': 'xak-0123456789',
+        'proxy-authorization': 'Basic dXNlcjpwYXNzd29yZA==',
+      },
+    );
+    await app.request('/users/bob@corp.example.org');
+    await app.stop();
+    const everything = [...receiver.bodies, ...app.stdout, ...app.stderr].join('\n');
+    expect(receiver.logRecords().length).toBeGreaterThan(40);
+    expect(secretValues().filter((secret) => everything.includes(secret))).toEqual([]);
+  });
+
+  it('a valid X-Debug-Token samples and logs debug for that request only; invalid ones are counted', async () => {
+    const app = await runApp(await makeApp('express', 'esm'), flushOnlyEnv(receiver));
+    const { token } = mintDebugToken('preload-test-secret', 5 * 60_000);
+    await app.request('/debug', { 'x-debug-token': token, 'x-request-id': 'with-token' });
+    await app.request('/debug', { 'x-request-id': 'without-token' });
+    await app.request('/debug', { 'x-debug-token': `${token}tampered`, 'x-request-id': 'bad-token' });
+    await app.stop();
+    const debugLines = app.stdout
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.level === 'debug');
+    expect(debugLines.map((l) => l.request_id)).toEqual(['with-token']);
+    const span = receiver
+      .spans()
+      .find((s) => (s.attributes as Record<string, unknown>).request_id === 'with-token');
+    expect((span!.attributes as Record<string, unknown>)['otelkit.debug']).toBe(true);
+    const audit = receiver
+      .logRecords()
+      .filter((r) => (r.attributes as Record<string, unknown>)['log.class'] === 'audit');
+    expect(audit.length).toBeGreaterThanOrEqual(1);
+    const rejected = receiver.metricPoints('otelkit.debug_token.rejected');
+    expect(rejected.map((p) => p.attributes)).toContainEqual({ reason: 'signature' });
+  });
+
+  it('10,000 distinct ids give a bounded number of route series', async () => {
+    const receiver = await startReceiver();
+    const app = await runApp(await makeApp('express', 'esm'), flushOnlyEnv(receiver));
+    const letters = (n: number) => n.toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!);
+    const paths = Array.from({ length: 10_000 }, (_, i) =>
+      i % 2 ? `/items/${i}` : `/search/${letters(i + 1000)}`,
+    );
+    for (let at = 0; at < paths.length; at += 64) {
+      await Promise.all(paths.slice(at, at + 64).map((p) => app.request(p)));
+    }
+    await app.stop();
+    const routes = new Set(
+      receiver
+        .metricPoints('http.server.request.duration')
+        .map((p) => (p.attributes as Record<string, unknown>)['http.route']),
+    );
+    expect(routes.size).toBeLessThanOrEqual(MAX_ROUTES + 1);
+    expect(routes).toContain('/items/{id}');
+    await receiver.close();
+  });
+});
+
+describe('preload with the Collector unreachable', () => {
+  it('starts, serves and exits on SIGTERM within the bounded flush', async () => {
+    const app = await runApp(await makeApp('http', 'esm'), {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    });
+    for (let i = 0; i < 5; i++) expect((await app.request(`/orders/${i}`)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await app.request('/orders/9')).status).toBe(200);
+    const exit = await app.stop('SIGINT');
+    expect(exit.signal).toBe('SIGINT');
+    expect(exit.ms).toBeLessThan(5000);
+    expect(app.stderr.filter((l) => l.includes('cannot export')).length).toBeLessThanOrEqual(1);
+  });
+});

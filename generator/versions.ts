@@ -8,7 +8,7 @@ export const PINNED = {
   prometheus: '3.15.0',
   alertmanager: '0.34.2',
   loki: '3.7.8',
-  tempo: '2.9.0',
+  tempo: '2.8.0',
   grafana: '12.3.0',
 } as const;
 
@@ -20,7 +20,7 @@ export const SUPPORTED: Readonly<Record<Component, readonly string[]>> = {
   prometheus: ['3.15.0'],
   alertmanager: ['0.34.2'],
   loki: ['3.7.8'],
-  tempo: ['2.9.0'],
+  tempo: ['2.8.0'],
   grafana: ['12.3.0'],
 };
 

@@ -137,6 +137,47 @@ describe('Prometheus and Alertmanager files (real promtool, amtool)', () => {
     expect(result.all).toMatch(/HighErrorRate fires/);
   });
 
+  it.each([
+    [
+      'a burn-rate factor raised (the fire case must fail)',
+      (line: string) => line.replaceAll('> 0.0072 ', '> 0.072 '),
+    ],
+    [
+      'a burn-rate factor lowered (the silent case must fail)',
+      (line: string) => line.replaceAll('> 0.0072 ', '> 0.00072 '),
+    ],
+    [
+      'the short window widened from 5m to 30m (the resolve case must fail)',
+      (line: string) => line.replace('slo:sli_error:ratio_rate5m{', 'slo:sli_error:ratio_rate30m{'),
+    ],
+  ])('hand-editing %s makes promtool test rules fail', async (_, edit) => {
+    const dir = await tempDir('promtool-burn');
+    await cp(path.join(REPO, 'alerts'), path.join(dir, 'alerts'), { recursive: true });
+    // only this alert's cases, to keep the run short; they pass before the edit
+    const testsFile = path.join(dir, 'alerts/tests/slo-checkout.test.yml');
+    const tests = load(await readFile(testsFile, 'utf8')) as { tests: { name: string }[] };
+    tests.tests = tests.tests.filter((t) => t.name.startsWith('CheckoutAvailabilityBurnRate1h '));
+    expect(tests.tests).toHaveLength(3);
+    await writeFile(path.join(dir, 'alerts/tests/one.test.yml'), dump(tests, { lineWidth: -1 }));
+    const before = await promtool(['test', 'rules', 'one.test.yml'], path.join(dir, 'alerts/tests'));
+    expect({ exitCode: before.exitCode, output: before.all }).toEqual({
+      exitCode: 0,
+      output: expect.stringMatching(/SUCCESS/),
+    });
+
+    const rulesFile = path.join(dir, 'alerts/slo-checkout.rules.yml');
+    const lines = (await readFile(rulesFile, 'utf8')).split('\n');
+    const at = lines.findIndex((l) => l.includes('alert: CheckoutAvailabilityBurnRate1h'));
+    expect(lines[at + 1]).toContain('> 0.0072 ');
+    const edited = edit(lines[at + 1]!);
+    expect(edited).not.toBe(lines[at + 1]);
+    lines[at + 1] = edited;
+    await writeFile(rulesFile, lines.join('\n'));
+    const after = await promtool(['test', 'rules', 'one.test.yml'], path.join(dir, 'alerts/tests'));
+    expect(after.exitCode).not.toBe(0);
+    expect(after.all).toMatch(/CheckoutAvailabilityBurnRate1h/);
+  });
+
   it('amtool check-config accepts alertmanager.yml, and rejects an unknown receiver', async () => {
     const ok = await execa(tools.amtool!, ['check-config', 'stacks/alertmanager/alertmanager.yml'], {
       cwd: REPO,

@@ -92,6 +92,9 @@ describe('zero loss', () => {
           if (logs >= count && traces >= count) break;
           await new Promise((resolve) => setTimeout(resolve, 5000));
         }
+        console.log(
+          `zero-loss: sent ${count} error traces and ${count} log records during the outage; Tempo has ${traces}, Loki has ${logs}`,
+        );
         expect({ logs, traces }).toEqual({ logs: count, traces: count });
       } finally {
         await stack.down();

@@ -19,7 +19,7 @@ describe('README', () => {
       .trim()
       .split('\n');
     expect(quickStart).toEqual([
-      'npm ci && npx otelkit generate examples/shop/otelkit.yaml --out /tmp/shop',
+      'npm install && npx otelkit generate examples/shop/otelkit.yaml --out /tmp/shop',
       'npm test',
     ]);
     const ci = await readFile(path.join(REPO, '.ci/run'), 'utf8');

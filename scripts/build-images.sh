@@ -4,8 +4,8 @@
 # Builds local container images of the stack's backends where no image registry is reachable:
 # FROM scratch, one static binary (built from its Go module by build-backends.sh, or from the
 # generated OCB manifest by build-collector.sh) plus Debian's busybox-static for the shell and
-# wget the compose healthchecks use. Images are tagged otelkit-local/<component>:<version> and
-# skipped when that tag exists.
+# wget the compose healthchecks use. Images are tagged ${OTELKIT_IMAGE_PREFIX:-otelkit-local}/<component>:<version>
+# and skipped when that tag exists.
 #
 # stdout: OTELKIT_<COMPONENT>_IMAGE=<image> lines, the variables the generated compose file reads.
 set -euo pipefail
@@ -28,7 +28,7 @@ fi
 
 # binary name, binary path, tag, component (names the compose variable)
 build_image() {
-  local name=$1 binary=$2 image="otelkit-local/$1:$3"
+  local name=$1 binary=$2 image="${OTELKIT_IMAGE_PREFIX:-otelkit-local}/$1:$3"
   if docker image inspect "$image" >/dev/null 2>&1; then
     log "image exists: $image"
   else

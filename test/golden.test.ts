@@ -65,3 +65,26 @@ describe('golden files', () => {
     }
   });
 });
+
+describe('environment files for services on other runtimes', () => {
+  it('give the service its own OTEL_* settings, cumulative metrics and always-on sampling', async () => {
+    const text = await readFile(path.join(REPO, 'preload/fulfilment-worker.env'), 'utf8');
+    const env = Object.fromEntries(
+      text
+        .split('\n')
+        .filter((line) => line && !line.startsWith('#'))
+        .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+    );
+    expect(env).toMatchObject({
+      OTEL_SERVICE_NAME: 'fulfilment-worker',
+      OTEL_RESOURCE_ATTRIBUTES:
+        'deployment.environment.name=production,service.namespace=shop,team=logistics',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'cumulative',
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
+    });
+    // Node services get a preload instead
+    await expect(readFile(path.join(REPO, 'preload/checkout.env'), 'utf8')).rejects.toThrow();
+  });
+});

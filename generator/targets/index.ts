@@ -12,6 +12,7 @@ import { lokiTarget } from './loki.ts';
 import { tempoTarget } from './tempo.ts';
 import { composeTarget } from './compose.ts';
 import { preloadTarget } from './preload.ts';
+import { serviceEnvTarget } from './service-env.ts';
 
 /** Every output target, in one place: a new output is one module and one line here. */
 export const TARGETS: readonly Target[] = [
@@ -27,6 +28,7 @@ export const TARGETS: readonly Target[] = [
   tempoTarget,
   composeTarget,
   preloadTarget,
+  serviceEnvTarget,
 ];
 
 export function generateArtifacts(model: Model, targets: readonly Target[] = TARGETS): Artifact[] {

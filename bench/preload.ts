@@ -38,14 +38,26 @@ interface Sample {
   rssMiB: number;
 }
 
+const SINK = `
+const server = require('node:http').createServer((req, res) => {
+  req.resume();
+  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;
+
+/**
+ * Stands in for the Collector so exporters do real work; answers every export with 200. A process
+ * of its own, as a Collector is: in the bench's process it would steal autocannon's event loop and
+ * make export volume look like app overhead.
+ */
 async function sink() {
-  // stands in for the Collector so exporters do real work; answers every export with 200
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  const child = spawn(process.execPath, ['-e', SINK], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`sink exited (${code})`)));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
+  return { url: `http://127.0.0.1:${port}`, close: () => child.kill('SIGKILL') };
 }
 
 async function prepare() {
@@ -159,7 +171,7 @@ async function main() {
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const mode of ['bare', 'otelkit', 'stock'] as const) {
-        const sample = await run(mode, dir, `http://127.0.0.1:${(collector.address() as AddressInfo).port}`);
+        const sample = await run(mode, dir, collector.url);
         samples[mode].push(sample);
         console.log(
           `round ${round + 1} ${mode.padEnd(7)} ${sample.rps.toFixed(0).padStart(6)} req/s  p99 ${sample.p99} ms  start-up ${sample.startupMs.toFixed(0)} ms  peak RSS ${sample.rssMiB.toFixed(1)} MiB`,

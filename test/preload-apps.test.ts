@@ -6,9 +6,11 @@ import {
   SERVICE,
   flushOnlyEnv,
   makeApp,
+  makeLoggingApp,
   runApp,
   startReceiver,
   type Framework,
+  type LogLibrary,
   type ModuleKind,
   type Receiver,
 } from './preload-harness.ts';
@@ -185,5 +187,51 @@ describe('preload with the Collector unreachable', () => {
     expect(exit.signal).toBe('SIGINT');
     expect(exit.ms).toBeLessThan(5000);
     expect(app.stderr.filter((l) => l.includes('cannot export')).length).toBeLessThanOrEqual(1);
+  });
+});
+
+const LOG_LIBRARIES: [LogLibrary, ModuleKind][] = [
+  ['pino', 'commonjs'],
+  ['pino', 'esm'],
+  ['winston', 'commonjs'],
+  ['winston', 'esm'],
+];
+
+describe.each(LOG_LIBRARIES)('%s output (%s)', (library, module) => {
+  it('becomes the JSON lines of the brief, exported once as OTLP logs, redacted', async () => {
+    const receiver = await startReceiver();
+    const app = await runApp(await makeLoggingApp(library, module), flushOnlyEnv(receiver));
+    await app.request('/orders/42', { 'x-request-id': 'log-req-1', 'x-frontend-id': 'web' });
+    await app.stop();
+    const lines = [...app.stdout, ...app.stderr]
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const order = lines.find((l) => String(l.message).startsWith('order 42'))!;
+    expect(order).toBeDefined();
+    for (const field of LOG_FIELDS) expect(order[field]).toBeDefined();
+    expect(order).toMatchObject({
+      level: 'info',
+      logger: 'orders',
+      service: SERVICE,
+      environment: 'test',
+      request_id: 'log-req-1',
+      frontend: 'web',
+      orderId: '42',
+      password: '[REDACTED]',
+    });
+    expect(String(order.timestamp)).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
+    expect(lines.find((l) => String(l.message).startsWith('slow order'))).toMatchObject({ level: 'warn' });
+    expect(lines.some((l) => String(l.message).includes('hidden'))).toBe(false);
+    const server = receiver.spans().find((s) => s.kind === 2)!;
+    expect(order.trace_id).toBe(server.traceId);
+    const records = receiver
+      .logRecords()
+      .filter((r) => String((r.body as { stringValue: string }).stringValue).startsWith('order 42'));
+    expect(records).toHaveLength(1);
+    expect(records[0]!.traceId).toBe(server.traceId);
+    const everything = [...receiver.bodies, ...app.stdout, ...app.stderr].join('\n');
+    expect(everything).not.toContain('hunter2-Sup3r');
+    expect(everything).not.toContain('alice.smith@example.com');
+    await receiver.close();
   });
 });

@@ -269,3 +269,53 @@ export const flushOnlyEnv = (receiver: Receiver) => ({
   OTEL_METRIC_EXPORT_INTERVAL: '600000',
   OTELKIT_DEBUG_SECRET: 'preload-test-secret',
 });
+
+export type LogLibrary = 'pino' | 'winston';
+
+const LOGGERS: Record<LogLibrary, Record<ModuleKind, string>> = {
+  pino: {
+    esm: `import pino from 'pino';\nconst log = pino({ name: 'orders' });`,
+    commonjs: `const pino = require('pino');\nconst log = pino({ name: 'orders' });`,
+  },
+  winston: {
+    esm: `import winston from 'winston';\nconst log = winston.createLogger({ defaultMeta: { logger: 'orders' }, transports: [new winston.transports.Console()] });`,
+    commonjs: `const winston = require('winston');\nconst log = winston.createLogger({ defaultMeta: { logger: 'orders' }, transports: [new winston.transports.Console()] });`,
+  },
+};
+
+/** A plain http app that logs through pino or winston, with a secret in the structured fields. */
+export async function makeLoggingApp(library: LogLibrary, module: ModuleKind) {
+  const dir = await tempDir(`preload-${library}-${module}`);
+  await mkdir(path.join(dir, 'node_modules'), { recursive: true });
+  await symlink(REPO, path.join(dir, 'node_modules', 'otelkit'));
+  await symlink(path.join(REPO, 'node_modules', library), path.join(dir, 'node_modules', library));
+  await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', private: true }));
+  const file = module === 'esm' ? 'app.mjs' : 'app.cjs';
+  const http = module === 'esm' ? `import http from 'node:http';` : `const http = require('node:http');`;
+  await writeFile(
+    path.join(dir, file),
+    `${http}\n${LOGGERS[library][module]}
+const server = http.createServer((req, res) => {
+  const id = req.url.split('/')[2];
+  log.info({ orderId: id, password: 'hunter2-Sup3r' }, 'order ' + id + ' for alice.smith@example.com');
+  log.warn('slow order ' + id);
+  log.debug('hidden by the library level');
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end('{}');
+});
+server.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
+`.replace(
+      library === 'winston'
+        ? "log.info({ orderId: id, password: 'hunter2-Sup3r' }, 'order ' + id + ' for alice.smith@example.com')"
+        : '\0',
+      "log.info('order ' + id + ' for alice.smith@example.com', { orderId: id, password: 'hunter2-Sup3r' })",
+    ),
+  );
+  await mkdir(path.join(dir, 'preload'));
+  for (const artifact of preloadTarget.generate(testModel(module))) {
+    if (artifact.format === 'text') await writeFile(path.join(dir, artifact.path), artifact.content);
+  }
+  const preload =
+    module === 'esm' ? ['--import', `./preload/${SERVICE}.mjs`] : ['--require', `./preload/${SERVICE}.cjs`];
+  return { dir, file, preload };
+}

@@ -4,6 +4,7 @@ import { runDebugToken } from '../generator/cli/debug-token.ts';
 import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS } from '../generator/model.ts';
 import { normalisePath } from '../generator/routes.ts';
 import { mintDebugToken, verifyDebugToken } from '../generator/runtime/preload/debug-token.ts';
+import { DurationHistogram } from '../generator/runtime/preload/histogram.ts';
 import { createRedactor } from '../generator/runtime/preload/redact.ts';
 import { createPathNormaliser } from '../generator/runtime/preload/routes.ts';
 import { preloadTarget } from '../generator/targets/preload.ts';
@@ -135,5 +136,38 @@ describe('preload target', () => {
     expect(api.format === 'text' && api.comment).toBe('slash');
     expect(api.format === 'text' && api.content).toContain("import { start } from 'otelkit/preload';");
     expect(api.format === 'text' && api.content).toContain('"endpoint": "http://127.0.0.1:4318"');
+  });
+});
+
+describe('preload request-duration histogram', () => {
+  it('aggregates cumulative bucket counts per series without the SDK instrument', async () => {
+    const histogram = new DurationHistogram([0.005, 0.05, 0.5], 'test');
+    for (const seconds of [0.001, 0.005, 0.02, 0.7])
+      histogram.record(seconds, 'GET', 200, '/orders/{id}', 'web');
+    histogram.record(0.1, 'GET', 500, '/orders/{id}', 'web');
+    const first = await histogram.collect();
+    histogram.record(0.3, 'GET', 200, '/orders/{id}', 'web');
+    const second = await histogram.collect();
+    const [metric] = first.resourceMetrics.scopeMetrics[0]!.metrics;
+    expect(metric!.descriptor.name).toBe('http.server.request.duration');
+    expect(metric!.dataPoints).toHaveLength(2);
+    expect(metric!.dataPoints[0]).toMatchObject({
+      attributes: {
+        'http.request.method': 'GET',
+        'http.response.status_code': 200,
+        'http.route': '/orders/{id}',
+        frontend: 'web',
+      },
+      value: {
+        buckets: { boundaries: [0.005, 0.05, 0.5], counts: [2, 1, 0, 1] },
+        count: 4,
+        min: 0.001,
+        max: 0.7,
+      },
+    });
+    // cumulative: the second collection includes the first one's counts
+    const point = second.resourceMetrics.scopeMetrics[0]!.metrics[0]!.dataPoints[0]!;
+    expect(point.value).toMatchObject({ buckets: { counts: [2, 1, 1, 1] }, count: 5 });
+    expect(point.startTime).toEqual(metric!.dataPoints[0]!.startTime);
   });
 });

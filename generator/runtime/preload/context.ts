@@ -52,10 +52,51 @@ export interface RequestState {
   frontend: string;
   debug: boolean;
   method: string;
+  /** The request path without its query. */
+  path: string;
   startedAt: number;
   /** The framework's own route template, when one reports it. */
   route: string | undefined;
   ended: boolean;
+  /** The request's context, active while its handler runs. */
+  context?: Context;
 }
 
 export const REQUEST_STATE = createContextKey('otelkit.request');
+
+const SPAN_KEY = createContextKey('OpenTelemetry Context Key SPAN');
+
+/**
+ * A request's context that reaches its span through the request state rather than holding it.
+ * Timers created while the handler runs (the keep-alive timeout among them) keep the async frame,
+ * and so this context, alive for seconds after the response; once the request finishes, the state
+ * swaps its span for a bare span context, so those frames no longer pin finished spans in the
+ * heap. Derived contexts are ordinary ones.
+ */
+export class RequestContext implements Context {
+  private readonly parent: Context;
+  private readonly state: RequestState;
+
+  constructor(parent: Context, state: RequestState) {
+    this.parent = parent;
+    this.state = state;
+  }
+
+  getValue(key: symbol): unknown {
+    if (key === SPAN_KEY) return this.state.span;
+    if (key === REQUEST_STATE) return this.state;
+    return this.parent.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return this.materialise().setValue(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return this.materialise().deleteValue(key);
+  }
+
+  private materialise(): Context {
+    return this.parent.setValue(SPAN_KEY, this.state.span).setValue(REQUEST_STATE, this.state);
+  }
+}

@@ -56,11 +56,24 @@ class LazyExporter<T> {
   private readonly load: () => Promise<Exporter<T>>;
   private readonly prepare: (items: T) => void;
   private readonly onFailure: (error: unknown) => void;
+  private readonly handOff: boolean;
 
-  constructor(load: () => Promise<Exporter<T>>, prepare: (items: T) => void, onFailure: (error: unknown) => void) {
+  /**
+   * With `handOff`, a batch counts as done once the OTLP exporter has encoded it: the processor
+   * moves on and the batch's objects can die young, instead of living (and being promoted into
+   * the old heap) for the whole round trip. The OTLP exporter bounds the requests in flight, and
+   * shutdown and forceFlush still wait for them.
+   */
+  constructor(
+    load: () => Promise<Exporter<T>>,
+    prepare: (items: T) => void,
+    onFailure: (error: unknown) => void,
+    handOff: boolean,
+  ) {
     this.load = load;
     this.prepare = prepare;
     this.onFailure = onFailure;
+    this.handOff = handOff;
   }
 
   export(items: T, done: (result: ExportResult) => void): void {
@@ -73,11 +86,20 @@ class LazyExporter<T> {
     }
     this.loaded ??= this.load();
     this.loaded.then(
-      (exporter) =>
+      (exporter) => {
+        if (this.handOff) {
+          const onFailure = this.onFailure;
+          exporter.export(items, (result) => {
+            if (result.code !== 0) onFailure(result.error);
+          });
+          done({ code: 0 });
+          return;
+        }
         exporter.export(items, (result) => {
           if (result.code !== 0) this.onFailure(result.error);
           done(result);
-        }),
+        });
+      },
       (error: unknown) => {
         this.onFailure(error);
         done({ code: 1, error: error as Error });
@@ -94,6 +116,24 @@ class LazyExporter<T> {
   }
 }
 
+/** Encoded batches in flight per signal; beyond this a batch is dropped (and warned about once). */
+const CONCURRENCY_LIMIT = 8;
+
+/**
+ * Attributes the preload itself sets from values it validated or computed (methods Node's parser
+ * accepted, allow-listed frontends, numbers, route templates and request ids already redacted).
+ */
+const SAFE_SPAN_KEYS: ReadonlySet<string> = new Set([
+  'http.request.method',
+  'http.response.status_code',
+  'http.route',
+  'url.scheme',
+  'frontend',
+  'request_id',
+  'otelkit.debug',
+  'error.type',
+]);
+
 export function spanExporter(options: OtlpOptions, redactor: Redactor, onFailure: (e: unknown) => void) {
   const { protocol, ...config } = options;
   const load = async () => {
@@ -101,15 +141,15 @@ export function spanExporter(options: OtlpOptions, redactor: Redactor, onFailure
       protocol === 'http/json'
         ? await import('@opentelemetry/exporter-trace-otlp-http')
         : await import('@opentelemetry/exporter-trace-otlp-proto');
-    return new module.OTLPTraceExporter(config) as Exporter<ReadableSpan[]>;
+    return new module.OTLPTraceExporter({ ...config, concurrencyLimit: CONCURRENCY_LIMIT }) as Exporter<ReadableSpan[]>;
   };
   const prepare = (spans: ReadableSpan[]) => {
     for (const span of spans) {
-      redactAttributes(redactor, span.attributes as Record<string, unknown>);
+      redactAttributes(redactor, span.attributes as Record<string, unknown>, SAFE_SPAN_KEYS);
       for (const event of span.events) redactAttributes(redactor, event.attributes as Record<string, unknown>);
     }
   };
-  return new LazyExporter(load, prepare, onFailure) as unknown as SpanExporter;
+  return new LazyExporter(load, prepare, onFailure, true) as unknown as SpanExporter;
 }
 
 export function logExporter(options: OtlpOptions, redactor: Redactor, onFailure: (e: unknown) => void) {
@@ -119,7 +159,7 @@ export function logExporter(options: OtlpOptions, redactor: Redactor, onFailure:
       protocol === 'http/json'
         ? await import('@opentelemetry/exporter-logs-otlp-http')
         : await import('@opentelemetry/exporter-logs-otlp-proto');
-    return new module.OTLPLogExporter(config) as Exporter<ReadableLogRecord[]>;
+    return new module.OTLPLogExporter({ ...config, concurrencyLimit: CONCURRENCY_LIMIT }) as Exporter<ReadableLogRecord[]>;
   };
   const prepare = (records: ReadableLogRecord[]) => {
     for (const record of records) {
@@ -127,7 +167,7 @@ export function logExporter(options: OtlpOptions, redactor: Redactor, onFailure:
       if (typeof record.body === 'string') (record as { body: unknown }).body = redactor.text(record.body);
     }
   };
-  return new LazyExporter(load, prepare, onFailure) as unknown as LogRecordExporter;
+  return new LazyExporter(load, prepare, onFailure, true) as unknown as LogRecordExporter;
 }
 
 export function metricExporter(options: OtlpOptions, onFailure: (e: unknown) => void): PushMetricExporter {
@@ -141,7 +181,7 @@ export function metricExporter(options: OtlpOptions, onFailure: (e: unknown) => 
         : await import('@opentelemetry/exporter-metrics-otlp-proto');
     return new module.OTLPMetricExporter({ ...config, temporalityPreference }) as Exporter<ResourceMetrics>;
   };
-  const lazy = new LazyExporter<ResourceMetrics>(load, () => undefined, onFailure);
+  const lazy = new LazyExporter<ResourceMetrics>(load, () => undefined, onFailure, false);
   return Object.assign(lazy, {
     selectAggregationTemporality: () => AggregationTemporality.CUMULATIVE,
   }) as unknown as PushMetricExporter;

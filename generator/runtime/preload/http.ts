@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
-import { ServerResponse, type ClientRequest, type IncomingMessage } from 'node:http';
+import http, { ServerResponse, type ClientRequest, type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import {
   SpanKind,
   SpanStatusCode,
@@ -9,13 +10,13 @@ import {
   trace,
   type Attributes,
   type Counter,
-  type Histogram,
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
-import { REQUEST_STATE, type EnterableContextManager, type RequestState } from './context.ts';
+import { RequestContext, type EnterableContextManager, type RequestState } from './context.ts';
 import { DEBUG_SECRET_ENV, DEBUG_TOKEN_HEADER, verifyDebugToken } from './debug-token.ts';
+import type { DurationHistogram } from './histogram.ts';
 import { createPathNormaliser } from './routes.ts';
 import {
   DEBUG_ATTRIBUTE,
@@ -40,7 +41,7 @@ type ExpressLike = IncomingMessage & { route?: { path?: unknown }; baseUrl?: str
 
 export interface HttpInstrumentation {
   tracer: Tracer;
-  duration: Histogram;
+  duration: DurationHistogram;
   debugRejected: Counter;
   contextManager: EnterableContextManager;
   settings: PreloadSettings;
@@ -71,9 +72,8 @@ export function instrumentHttp(options: HttpInstrumentation) {
     return route;
   };
 
-  const routeOf = (state: RequestState, url: string) => {
+  const routeOf = (state: RequestState, path: string) => {
     if (state.route) return bounded(state.route);
-    const path = url.split('?')[0] ?? '/';
     let route = routeCache.get(path);
     if (route === undefined) {
       route = bounded(options.redactText(normalise(path)));
@@ -83,10 +83,10 @@ export function instrumentHttp(options: HttpInstrumentation) {
     return route;
   };
 
-  const finish = (request: IncomingMessage & WithState, response: ServerResponse, state: RequestState) => {
+  const finish = (response: ServerResponse, state: RequestState) => {
     if (state.ended) return;
     state.ended = true;
-    const route = routeOf(state, request.url ?? '/');
+    const route = routeOf(state, state.path);
     const status = response.statusCode;
     const { span } = state;
     span.setAttribute('http.route', route);
@@ -95,19 +95,18 @@ export function instrumentHttp(options: HttpInstrumentation) {
     if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     span.updateName(`${state.method} ${route}`);
     span.end();
-    duration.record((performance.now() - state.startedAt) / 1000, {
-      'http.request.method': state.method,
-      'http.response.status_code': status,
-      'http.route': route,
-      [FRONTEND_ATTRIBUTE]: state.frontend,
-    });
+    // contexts captured by lingering timers keep only this small stand-in, not the finished span
+    state.span = trace.wrapSpanContext(span.spanContext());
+    state.context = undefined;
+    duration.record((performance.now() - state.startedAt) / 1000, state.method, status, route, state.frontend);
   };
 
   const onRequest = ({ request, response }: { request: IncomingMessage & WithState; response: ServerResponse & WithState }) => {
     const headers = request.headers;
     const startedAt = performance.now();
     const given = headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    // a generated id is safe; a given one is redacted once here (it is echoed, logged and exported)
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? options.redactText(given) : randomUUID();
     const frontendHeader = headers['x-frontend-id'];
     const frontend = typeof frontendHeader === 'string' && frontends.has(frontendHeader) ? frontendHeader : UNKNOWN_FRONTEND;
     const method = request.method ?? 'GET';
@@ -122,10 +121,16 @@ export function instrumentHttp(options: HttpInstrumentation) {
       }
       else debugRejected.add(1, { reason: verdict.reason });
     }
-    const parent = propagation.extract(context.active(), headers);
+    const active = context.active();
+    // most requests carry neither header; extracting from nothing still allocates
+    const parent =
+      headers.traceparent !== undefined || headers.baggage !== undefined ? propagation.extract(active, headers) : active;
+    const url = request.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
     const attributes: Attributes = {
       'http.request.method': method,
-      'url.path': (request.url ?? '/').split('?')[0],
+      'url.path': path,
       'url.scheme': (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
       [REQUEST_ID_ATTRIBUTE]: requestId,
       [FRONTEND_ATTRIBUTE]: frontend,
@@ -134,16 +139,36 @@ export function instrumentHttp(options: HttpInstrumentation) {
     const userAgent = headers['user-agent'];
     if (userAgent) attributes['user_agent.original'] = userAgent;
     const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes }, parent);
-    const state: RequestState = { span, requestId, frontend, debug, method, startedAt, route: undefined, ended: false };
+    const state: RequestState = { span, requestId, frontend, debug, method, path, startedAt, route: undefined, ended: false };
     request[STATE] = state;
     response[STATE] = state;
     response.setHeader('x-request-id', requestId);
-    contextManager.enter(trace.setSpan(parent, span).setValue(REQUEST_STATE, state));
+    state.context = new RequestContext(parent, state);
     if (debug) options.audit('debug token used', { [REQUEST_ID_ATTRIBUTE]: requestId, 'debug_token.expires_at': new Date(debugExpiresAt).toISOString() });
-    response.once('close', () => finish(request, response, state));
+    response.once('close', onClose);
   };
+  // one shared listener rather than a closure per request
+  function onClose(this: ServerResponse & WithState) {
+    const state = this[STATE];
+    if (state) finish(this, state);
+  }
 
   diagnostics.subscribe('http.server.request.start', onRequest as (message: unknown) => void);
+
+  // The handler runs inside the request's context. Entering it from the channel above (enterWith)
+  // would leave it on the parser's async frame, where keep-alive timers captured it and kept every
+  // request's span alive long enough to be promoted: +50 MiB of heap under load.
+  for (const Server of [http.Server, https.Server]) {
+    const emit = Server.prototype.emit as (this: unknown, ...args: unknown[]) => boolean;
+    Server.prototype.emit = function (this: unknown, event: string | symbol, request?: WithState, response?: unknown) {
+      if (event === 'request' && arguments.length === 3) {
+        const state = request?.[STATE];
+        if (state?.context) return contextManager.with(state.context, emit, this, event, request, response);
+      }
+      // eslint-disable-next-line prefer-rest-params
+      return emit.apply(this, arguments as unknown as unknown[]);
+    } as typeof Server.prototype.emit;
+  }
 
   // X-Response-Time must be set before the head goes out; every path to the head (explicit
   // writeHead, implicit on write/end) goes through writeHead.

@@ -9,10 +9,11 @@ import {
   resourceFromAttributes,
 } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
-import { AggregationType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { EnterableContextManager } from './context.ts';
 import { logExporter, metricExporter, otlpOptions, spanExporter } from './exporters.ts';
+import { DurationHistogram } from './histogram.ts';
 import { instrumentHttp } from './http.ts';
 import { instrumentLibraries } from './libraries.ts';
 import { captureConsole, createLogSink } from './logs.ts';
@@ -92,8 +93,9 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
       new BatchSpanProcessor({
         exporter: spanExporter(otlpOptions('traces', settings, env, warn), redactor, exportFailed('traces')),
         scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY, 5000),
-        maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048),
-        maxExportBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
+        maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE, 1024),
+        // small batches leave the heap before the next scavenge instead of being promoted
+        maxExportBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 128),
       }),
     ],
   });
@@ -102,6 +104,7 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
   const bucketsSeconds = (settings.histogramBucketsMs ?? [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]).map(
     (ms) => ms / 1000,
   );
+  const duration = new DurationHistogram(bucketsSeconds, SCOPE);
   const exportInterval = positive(env.OTEL_METRIC_EXPORT_INTERVAL, 60000);
   const meterProvider = new MeterProvider({
     resource,
@@ -111,13 +114,8 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
         exportIntervalMillis: exportInterval,
         // the SDK refuses a timeout longer than the interval; a short interval must not disable metrics
         exportTimeoutMillis: Math.min(positive(env.OTEL_METRIC_EXPORT_TIMEOUT, 30000), exportInterval),
+        metricProducers: [duration],
       }),
-    ],
-    views: [
-      {
-        instrumentName: 'http.server.request.duration',
-        aggregation: { type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries: bucketsSeconds } },
-      },
     ],
   });
   metrics.setGlobalMeterProvider(meterProvider);
@@ -128,7 +126,8 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
       new BatchLogRecordProcessor({
         exporter: logExporter(otlpOptions('logs', settings, env, warn), redactor, exportFailed('logs')),
         scheduledDelayMillis: positive(env.OTEL_BLRP_SCHEDULE_DELAY, 1000),
-        maxQueueSize: positive(env.OTEL_BLRP_MAX_QUEUE_SIZE, 2048),
+        maxQueueSize: positive(env.OTEL_BLRP_MAX_QUEUE_SIZE, 1024),
+        maxExportBatchSize: positive(env.OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, 128),
       }),
     ],
   });
@@ -141,10 +140,7 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
   const meter = meterProvider.getMeter(SCOPE);
   instrumentHttp({
     tracer: tracerProvider.getTracer(SCOPE),
-    duration: meter.createHistogram('http.server.request.duration', {
-      unit: 's',
-      description: 'Duration of HTTP server requests.',
-    }),
+    duration,
     debugRejected: meter.createCounter('otelkit.debug_token.rejected', {
       description: 'X-Debug-Token headers that were invalid or expired and were ignored.',
     }),
@@ -154,7 +150,7 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
     audit,
     redactText: redactor.text,
   });
-  instrumentLibraries(settings.module === 'esm', warn);
+  instrumentLibraries(settings.module === 'esm', warn, sink);
 
   let flushed: Promise<void> | undefined;
   const shutdown = () => {

@@ -1,5 +1,7 @@
 import { createRequire, register } from 'node:module';
 import path from 'node:path';
+import { logLibraryInstrumentations } from './log-libraries.ts';
+import type { LogSink } from './logs.ts';
 
 /**
  * Library instrumentations (databases, caches, Koa) for the packages the app actually has, and
@@ -25,12 +27,22 @@ function appHas(appRequire: NodeJS.Require, name: string) {
   }
 }
 
-export function instrumentLibraries(esm: boolean, warn: (message: string) => void) {
+const LOG_LIBRARIES = ['pino', 'winston'];
+
+export function instrumentLibraries(esm: boolean, warn: (message: string) => void, sink: LogSink) {
   const appRequire = createRequire(path.join(process.cwd(), 'package.json'));
   const present = LIBRARIES.filter((library) => appHas(appRequire, library.module));
-  if (present.length === 0) return [];
+  const logLibraries = LOG_LIBRARIES.filter((name) => appHas(appRequire, name));
+  if (present.length === 0 && logLibraries.length === 0) return [];
   const ownRequire = createRequire(import.meta.url);
   const instrumentations: unknown[] = [];
+  if (logLibraries.length > 0) {
+    try {
+      instrumentations.push(...logLibraryInstrumentations(logLibraries, sink));
+    } catch (error) {
+      warn(`pino/winston output not captured: ${(error as Error).message}`);
+    }
+  }
   for (const library of present) {
     try {
       const module = ownRequire(library.instrumentation) as Record<string, new (config: object) => unknown>;
@@ -48,5 +60,5 @@ export function instrumentLibraries(esm: boolean, warn: (message: string) => voi
     registerInstrumentations(options: { instrumentations: unknown[] }): void;
   };
   registerInstrumentations({ instrumentations });
-  return present.map((library) => library.module);
+  return [...present.map((library) => library.module), ...logLibraries];
 }

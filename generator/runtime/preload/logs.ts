@@ -28,48 +28,71 @@ const SEVERITY: Record<Level, SeverityNumber> = {
 
 export interface LogSink {
   write(level: Level, logger: string, message: string, fields?: Record<string, unknown>, logClass?: string): void;
+  /**
+   * For logging libraries, whose own level already filtered the record: emits the OTLP record
+   * and returns the JSON line (no newline) for the library's transport to print, once.
+   */
+  format(level: Level, logger: string, message: string, fields?: Record<string, unknown>): string;
 }
 
 export function createLogSink(settings: PreloadSettings, otelLogger: Logger, redactor: Redactor): LogSink {
   const threshold = RANK[settings.logLevel] ?? RANK.info;
   const stdout = process.stdout.write.bind(process.stdout);
   const stderr = process.stderr.write.bind(process.stderr);
+  const record = (
+    level: Level,
+    logger: string,
+    rawMessage: string,
+    fields: Record<string, unknown> | undefined,
+    logClass: string,
+    active: Context,
+    state: RequestState | undefined,
+  ) => {
+    const spanContext = trace.getSpanContext(active);
+    const message = redactor.text(rawMessage);
+    const extra = fields ? (redactor.data(fields) as Record<string, unknown>) : undefined;
+    const line = {
+      timestamp: new Date().toISOString(),
+      level,
+      logger,
+      message,
+      service: settings.service,
+      environment: settings.environment,
+      [REQUEST_ID_ATTRIBUTE]: state?.requestId,
+      trace_id: spanContext?.traceId,
+      span_id: spanContext?.spanId,
+      [FRONTEND_ATTRIBUTE]: state?.frontend ?? UNKNOWN_FRONTEND,
+      ...(logClass !== 'application' ? { [LOG_CLASS_ATTRIBUTE]: logClass } : {}),
+      ...extra,
+    };
+    otelLogger.emit({
+      severityNumber: SEVERITY[level],
+      severityText: level.toUpperCase(),
+      body: message,
+      context: active,
+      attributes: {
+        'logger.name': logger,
+        [LOG_CLASS_ATTRIBUTE]: state?.debug && level === 'debug' ? 'debug' : logClass,
+        ...(state ? { [REQUEST_ID_ATTRIBUTE]: state.requestId, [FRONTEND_ATTRIBUTE]: state.frontend } : {}),
+        ...(extra as Record<string, string>),
+      },
+    });
+    return JSON.stringify(line);
+  };
   return {
     write(level, logger, rawMessage, fields, logClass = 'application') {
       const active: Context = context.active();
       const state = active.getValue(REQUEST_STATE) as RequestState | undefined;
-      // a valid debug token lowers the threshold for its own request only
+      // a valid debug token lowers the threshold for its own request only; below the threshold
+      // nothing is formatted, redacted or allocated
       if (RANK[level] < threshold && !(state?.debug && level === 'debug')) return;
-      const spanContext = trace.getSpanContext(active);
-      const message = redactor.text(rawMessage);
-      const extra = fields ? (redactor.data(fields) as Record<string, unknown>) : undefined;
-      const line = {
-        timestamp: new Date().toISOString(),
-        level,
-        logger,
-        message,
-        service: settings.service,
-        environment: settings.environment,
-        [REQUEST_ID_ATTRIBUTE]: state?.requestId,
-        trace_id: spanContext?.traceId,
-        span_id: spanContext?.spanId,
-        [FRONTEND_ATTRIBUTE]: state?.frontend ?? UNKNOWN_FRONTEND,
-        ...(logClass !== 'application' ? { [LOG_CLASS_ATTRIBUTE]: logClass } : {}),
-        ...extra,
-      };
-      (level === 'warn' || level === 'error' ? stderr : stdout)(`${JSON.stringify(line)}\n`);
-      otelLogger.emit({
-        severityNumber: SEVERITY[level],
-        severityText: level.toUpperCase(),
-        body: message,
-        context: active,
-        attributes: {
-          'logger.name': logger,
-          [LOG_CLASS_ATTRIBUTE]: state?.debug && level === 'debug' ? 'debug' : logClass,
-          ...(state ? { [REQUEST_ID_ATTRIBUTE]: state.requestId, [FRONTEND_ATTRIBUTE]: state.frontend } : {}),
-          ...(extra as Record<string, string>),
-        },
-      });
+      const line = record(level, logger, rawMessage, fields, logClass, active, state);
+      (level === 'warn' || level === 'error' ? stderr : stdout)(`${line}\n`);
+    },
+    format(level, logger, rawMessage, fields) {
+      const active: Context = context.active();
+      const state = active.getValue(REQUEST_STATE) as RequestState | undefined;
+      return record(level, logger, rawMessage, fields, 'application', active, state);
     },
   };
 }

@@ -60,10 +60,18 @@ export function createRedactor(blockedKeys: readonly string[], valuePatterns: re
     return verdict;
   };
 
+  // span and log values repeat (user agents, paths, messages): a bounded memo of short strings
+  const memo = new Map<string, string>();
   const text = (value: string) => {
+    const known = memo.get(value);
+    if (known !== undefined) return known;
     let out = value;
     if (keyValue) out = out.replace(keyValue, `$1${REDACTED}`);
     for (const { name, regex } of patterns) out = out.replace(regex, `[REDACTED:${name}]`);
+    if (value.length <= 256) {
+      if (memo.size >= 2000) memo.clear();
+      memo.set(value, out);
+    }
     return out;
   };
 
@@ -85,9 +93,14 @@ export function createRedactor(blockedKeys: readonly string[], valuePatterns: re
 }
 
 /** Redacts an attribute bag in place; SDK objects hand out their live attribute maps. */
-export function redactAttributes(redactor: Redactor, attributes: Record<string, unknown> | undefined) {
+export function redactAttributes(
+  redactor: Redactor,
+  attributes: Record<string, unknown> | undefined,
+  safeKeys?: ReadonlySet<string>,
+) {
   if (!attributes) return;
-  for (const key of Object.keys(attributes)) {
+  for (const key in attributes) {
+    if (safeKeys?.has(key)) continue;
     const value = attributes[key];
     if (redactor.isBlockedKey(key)) attributes[key] = REDACTED;
     else if (typeof value === 'string') attributes[key] = redactor.text(value);

@@ -24,7 +24,7 @@ set -euo pipefail
 
 # ---------------------------------------------------------------------------
 # Pinned versions: the newest release of each that builds from the Go module
-# proxy available here (see scripts/testdata/BACKENDS.md for what failed newer).
+# proxy available here (see docs/backend-builds.md for what failed newer).
 # ---------------------------------------------------------------------------
 
 # Prometheus 3.x: Go module versions v0.3XX.Y are Prometheus 3.XX.Y.

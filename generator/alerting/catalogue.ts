@@ -1012,48 +1012,73 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
     job: 'otel-collector',
     instance: 'otel-collector:8888',
   };
-  const defs: AlertDefinition[] = [
-    {
+  const counterAlert = (options: {
+    alert: string;
+    prefix: string;
+    by: 'exporter' | 'receiver';
+    labels: Record<string, string>;
+    for: string;
+    severity: Severity;
+    summary: string;
+    description: string;
+    silentName: string;
+    timing: { fireAt: string; fireSteps: number; resolveAt: string };
+    runbook: Omit<Runbook, 'steps' | 'service'>;
+  }): AlertDefinition => {
+    const summed = perSignalRate(options.prefix, `${options.by}, signal`, '5m');
+    const metric = `${options.prefix}_spans`;
+    const { fireAt, fireSteps, resolveAt } = options.timing;
+    return {
       file: 'pipeline',
-      exprLabels: { exporter: exporter.exporter, signal: 'spans' },
+      exprLabels: { [options.by]: options.labels[options.by]!, signal: 'spans' },
       testEvaluation: '1m',
       rule: {
-        alert: 'CollectorExporterSendFailures',
-        expr: `${perSignalRate('otelcol_exporter_send_failed', 'exporter, signal', '5m')} > 0`,
-        for: '5m',
-        labels: platform('warning', 'pipeline'),
-        annotations: annotations(
-          model,
-          'CollectorExporterSendFailures',
-          'The Collector fails to send telemetry to a backend.',
-          'Exporter {{ $labels.exporter }} has failed sends for 5 minutes; data waits in the persistent queue and is retried.',
-        ),
+        alert: options.alert,
+        expr: `${summed} > 0`,
+        for: options.for,
+        labels: platform(options.severity, 'pipeline'),
+        annotations: annotations(model, options.alert, options.summary, options.description),
       },
       cases: [
         {
           name: 'fires',
           interval: '1m',
-          input: [rate('otelcol_exporter_send_failed_spans', exporter, 10, 20)],
-          checks: [{ at: '12m', firing: true }],
+          input: [rate(metric, options.labels, 10, 20)],
+          checks: [{ at: fireAt, firing: true }],
         },
         {
-          name: 'stays silent without failures',
+          name: options.silentName,
           interval: '1m',
-          input: [rate('otelcol_exporter_send_failed_spans', exporter, 0, 20)],
-          checks: [{ at: '12m', firing: false }],
+          input: [rate(metric, options.labels, 0, 20)],
+          checks: [{ at: fireAt, firing: false }],
         },
         {
           name: 'resolves',
           interval: '1m',
-          input: [rate('otelcol_exporter_send_failed_spans', exporter, 10, 15, 0)],
+          input: [rate(metric, options.labels, 10, fireSteps, 0)],
           checks: [
-            { at: '12m', firing: true },
-            { at: '25m', firing: false },
+            { at: fireAt, firing: true },
+            { at: resolveAt, firing: false },
           ],
         },
       ],
+      runbook: { service: undefined, ...options.runbook, steps: collectorSteps(summed) },
+    };
+  };
+  const defs: AlertDefinition[] = [
+    counterAlert({
+      alert: 'CollectorExporterSendFailures',
+      prefix: 'otelcol_exporter_send_failed',
+      by: 'exporter',
+      labels: exporter,
+      for: '5m',
+      severity: 'warning',
+      summary: 'The Collector fails to send telemetry to a backend.',
+      description:
+        'Exporter {{ $labels.exporter }} has failed sends for 5 minutes; data waits in the persistent queue and is retried.',
+      silentName: 'stays silent without failures',
+      timing: { fireAt: '12m', fireSteps: 15, resolveAt: '25m' },
       runbook: {
-        service: undefined,
         meaning:
           'A Collector exporter cannot deliver to its backend (Tempo, Loki or Prometheus). The persistent queue holds the data and retries, so nothing is lost yet.',
         causes: [
@@ -1061,13 +1086,12 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
           'Network or DNS trouble inside the stack.',
           'The backend rejects data (limits, out-of-order samples).',
         ],
-        steps: collectorSteps(perSignalRate('otelcol_exporter_send_failed', 'exporter, signal', '5m')),
         resolution: [
           'Bring the backend back; the queue drains by itself.',
           'If the backend rejects data, fix its limits.',
         ],
       },
-    },
+    }),
     {
       file: 'pipeline',
       exprLabels: { exporter: exporter.exporter },
@@ -1119,107 +1143,49 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
         ],
       },
     },
-    {
-      file: 'pipeline',
-      exprLabels: { receiver: receiver.receiver, signal: 'spans' },
-      testEvaluation: '1m',
-      rule: {
-        alert: 'CollectorRefusingData',
-        expr: `${perSignalRate('otelcol_receiver_refused', 'receiver, signal', '5m')} > 0`,
-        for: '5m',
-        labels: platform('critical', 'pipeline'),
-        annotations: annotations(
-          model,
-          'CollectorRefusingData',
-          'The Collector refuses incoming telemetry.',
-          'Receiver {{ $labels.receiver }} refuses data, usually because the memory limiter is over its limit; senders retry, and then drop.',
-        ),
-      },
-      cases: [
-        {
-          name: 'fires',
-          interval: '1m',
-          input: [rate('otelcol_receiver_refused_spans', receiver, 10, 20)],
-          checks: [{ at: '12m', firing: true }],
-        },
-        {
-          name: 'stays silent without refusals',
-          interval: '1m',
-          input: [rate('otelcol_receiver_refused_spans', receiver, 0, 20)],
-          checks: [{ at: '12m', firing: false }],
-        },
-        {
-          name: 'resolves',
-          interval: '1m',
-          input: [rate('otelcol_receiver_refused_spans', receiver, 10, 15, 0)],
-          checks: [
-            { at: '12m', firing: true },
-            { at: '25m', firing: false },
-          ],
-        },
-      ],
+    counterAlert({
+      alert: 'CollectorRefusingData',
+      prefix: 'otelcol_receiver_refused',
+      by: 'receiver',
+      labels: receiver,
+      for: '5m',
+      severity: 'critical',
+      summary: 'The Collector refuses incoming telemetry.',
+      description:
+        'Receiver {{ $labels.receiver }} refuses data, usually because the memory limiter is over its limit; senders retry, and then drop.',
+      silentName: 'stays silent without refusals',
+      timing: { fireAt: '12m', fireSteps: 15, resolveAt: '25m' },
       runbook: {
-        service: undefined,
         meaning: `The Collector refuses data: its memory limiter (limit ${Math.floor(model.collector.memoryLimitMib * 0.8)} MiB) is over the limit.`,
         causes: [
           'A traffic spike.',
           'A backend outage filling memory with retries.',
           `collector.memory_limit_mib (${model.collector.memoryLimitMib}) too small.`,
         ],
-        steps: collectorSteps(perSignalRate('otelcol_receiver_refused', 'receiver, signal', '5m')),
         resolution: [
           'Raise collector.memory_limit_mib or scale out (collector.mode: gateway).',
           'Fix the backend outage.',
         ],
       },
-    },
-    {
-      file: 'pipeline',
-      exprLabels: { exporter: exporter.exporter, signal: 'spans' },
-      testEvaluation: '1m',
-      rule: {
-        alert: 'CollectorDroppingData',
-        expr: `${perSignalRate('otelcol_exporter_enqueue_failed', 'exporter, signal', '5m')} > 0`,
-        for: '1m',
-        labels: platform('critical', 'pipeline'),
-        annotations: annotations(
-          model,
-          'CollectorDroppingData',
-          'The Collector is dropping telemetry.',
-          'Exporter {{ $labels.exporter }} cannot enqueue data because its queue is full: this data is lost.',
-        ),
-      },
-      cases: [
-        {
-          name: 'fires',
-          interval: '1m',
-          input: [rate('otelcol_exporter_enqueue_failed_spans', exporter, 10, 20)],
-          checks: [{ at: '8m', firing: true }],
-        },
-        {
-          name: 'stays silent without drops',
-          interval: '1m',
-          input: [rate('otelcol_exporter_enqueue_failed_spans', exporter, 0, 20)],
-          checks: [{ at: '8m', firing: false }],
-        },
-        {
-          name: 'resolves',
-          interval: '1m',
-          input: [rate('otelcol_exporter_enqueue_failed_spans', exporter, 10, 10, 0)],
-          checks: [
-            { at: '8m', firing: true },
-            { at: '20m', firing: false },
-          ],
-        },
-      ],
+    }),
+    counterAlert({
+      alert: 'CollectorDroppingData',
+      prefix: 'otelcol_exporter_enqueue_failed',
+      by: 'exporter',
+      labels: exporter,
+      for: '1m',
+      severity: 'critical',
+      summary: 'The Collector is dropping telemetry.',
+      description:
+        'Exporter {{ $labels.exporter }} cannot enqueue data because its queue is full: this data is lost.',
+      silentName: 'stays silent without drops',
+      timing: { fireAt: '8m', fireSteps: 10, resolveAt: '20m' },
       runbook: {
-        service: undefined,
         meaning: 'Data is being lost: an exporter’s queue is full and new batches are rejected.',
         causes: ['A long backend outage exhausted the queue.', 'The queue is too small for the traffic.'],
-        steps: collectorSteps(perSignalRate('otelcol_exporter_enqueue_failed', 'exporter, signal', '5m')),
         resolution: ['Restore the backend first.', 'Raise collector.persistent_queue.queue_size.'],
       },
-    },
+    }),
   ];
   return defs;
 }

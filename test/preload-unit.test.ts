@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { runDebugToken } from '../generator/cli/debug-token.ts';
 import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS } from '../generator/model.ts';
+import * as conventions from '../generator/conventions.ts';
 import { normalisePath } from '../generator/routes.ts';
+import * as runtimeSettings from '../generator/runtime/preload/settings.ts';
 import { mintDebugToken, verifyDebugToken } from '../generator/runtime/preload/debug-token.ts';
 import { DurationHistogram } from '../generator/runtime/preload/histogram.ts';
 import { createRedactor } from '../generator/runtime/preload/redact.ts';
@@ -169,5 +171,20 @@ describe('preload request-duration histogram', () => {
     const point = second.resourceMetrics.scopeMetrics[0]!.metrics[0]!.dataPoints[0]!;
     expect(point.value).toMatchObject({ buckets: { counts: [2, 1, 1, 1] }, count: 5 });
     expect(point.startTime).toEqual(metric!.dataPoints[0]!.startTime);
+  });
+});
+
+describe('names shared by the runtime and the generator', () => {
+  it('are spelled the same on both sides (the Collector keeps debug traces by this attribute, Loki keeps log classes by that one)', () => {
+    const shared = [
+      'FRONTEND_ATTRIBUTE',
+      'UNKNOWN_FRONTEND',
+      'REQUEST_ID_ATTRIBUTE',
+      'DEBUG_ATTRIBUTE',
+      'LOG_CLASS_ATTRIBUTE',
+    ] as const;
+    for (const name of shared) {
+      expect({ name, value: runtimeSettings[name] }).toEqual({ name, value: conventions[name] });
+    }
   });
 });

@@ -3,7 +3,7 @@ import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics }
 import type { ReadableLogRecord, LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { redactAttributes, type Redactor } from './redact.ts';
-import type { PreloadSettings } from './settings.ts';
+import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE, type PreloadSettings } from './settings.ts';
 
 /**
  * OTLP exporters, loaded on first export rather than at start-up (they are the heaviest modules and
@@ -128,9 +128,9 @@ const SAFE_SPAN_KEYS: ReadonlySet<string> = new Set([
   'http.response.status_code',
   'http.route',
   'url.scheme',
-  'frontend',
-  'request_id',
-  'otelkit.debug',
+  FRONTEND_ATTRIBUTE,
+  REQUEST_ID_ATTRIBUTE,
+  DEBUG_ATTRIBUTE,
   'error.type',
 ]);
 

@@ -5,5 +5,5 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const source = fileURLToPath(new URL('../generator/cli/run.ts', import.meta.url));
-const useSource = existsSync(source) && !source.includes(`${'/'}node_modules${'/'}`);
+const useSource = existsSync(source) && !source.includes('/node_modules/');
 await import(useSource ? source : '../dist/generator/cli/run.js');

@@ -16,8 +16,7 @@ const examples = (await readdir(path.join(REPO, 'examples'))).filter((name) =>
   existsSync(path.join(REPO, 'examples', name, 'otelkit.yaml')),
 );
 
-export const goldenDir = (example: string) =>
-  example === 'shop' ? REPO : path.join(REPO, 'test/golden', example);
+const goldenDir = (example: string) => (example === 'shop' ? REPO : path.join(REPO, 'test/golden', example));
 
 async function renderExample(example: string) {
   const specFile = path.join(REPO, 'examples', example, 'otelkit.yaml');

@@ -119,12 +119,10 @@ function annotations(model: Model, alert: string, summary: string, description: 
   return { summary, description, runbook_url: runbookUrl(model, alert) };
 }
 
-const promRange = (ms: number) => formatDuration(ms);
-
 // ---------------------------------------------------------------------------------------------
 // Shared recording rules (all services at once)
 
-function sharedRecording(model: Model): RecordingRule[] {
+function sharedRecording(): RecordingRule[] {
   const requests = selector({ span_kind: { re: REQUEST_KINDS_RE } });
   const errors = selector({ span_kind: { re: REQUEST_KINDS_RE }, status_code: ERROR_STATUS });
   const calls = SPAN_METRICS.calls;
@@ -157,7 +155,6 @@ function sharedRecording(model: Model): RecordingRule[] {
       expr: `histogram_quantile(${quantile / 100}, sum by (service_name, http_route, le) (rate(${SPAN_METRICS.durationBucket}${requests}[5m])))`,
     });
   }
-  void model;
   return rules;
 }
 
@@ -210,13 +207,13 @@ function sloRecording(service: ServiceModel, slo: SloModel): RecordingRule[] {
   const windows = [...new Set([...SLO_WINDOWS_MS, slo.periodMs])];
   return [
     ...windows.map((ms) => ({
-      record: `slo:sli_error:ratio_rate${promRange(ms)}`,
-      expr: sloErrorExpr(service, slo, promRange(ms)),
+      record: `slo:sli_error:ratio_rate${formatDuration(ms)}`,
+      expr: sloErrorExpr(service, slo, formatDuration(ms)),
       labels,
     })),
     {
       record: 'slo:sli_error:ratio_period',
-      expr: `slo:sli_error:ratio_rate${promRange(slo.periodMs)}${selector(labels)}`,
+      expr: `slo:sli_error:ratio_rate${formatDuration(slo.periodMs)}${selector(labels)}`,
       labels,
     },
     { record: 'slo:sli_requests:rate1h', expr: sloRequestsExpr(service, slo), labels },
@@ -290,8 +287,8 @@ function burnAlert(model: Model, service: ServiceModel, slo: SloModel, window: B
   const threshold = factor * (1 - slo.objective);
   const labels = { service_name: service.name, slo: slo.name };
   const sel = selector(labels);
-  const long = promRange(window.longMs);
-  const short = promRange(window.shortMs);
+  const long = formatDuration(window.longMs);
+  const short = formatDuration(window.shortMs);
   const expr =
     `slo:sli_error:ratio_rate${long}${sel} > ${num(threshold)}` +
     ` and slo:sli_error:ratio_rate${short}${sel} > ${num(threshold)}` +
@@ -1190,12 +1187,6 @@ function pipelineAlerts(model: Model): AlertDefinition[] {
   return defs;
 }
 
-/**
- * The Collector's own metrics as its Prometheus endpoint names them: counters carry no `_total`
- * suffix (checked against the pinned Collector's :8888 output).
- */
-export const COLLECTOR_SIGNALS = ['spans', 'metric_points', 'log_records'] as const;
-
 /** Scrape jobs of the stack; prometheus.ts reads the same list so names match. */
 export const BACKEND_JOBS = [
   { job: 'otel-collector', target: 'otel-collector:8888', title: 'Collector' },
@@ -1365,7 +1356,7 @@ function targetAlerts(model: Model): AlertDefinition[] {
 
 export function buildCatalogue(model: Model): Catalogue {
   const files: RuleFile[] = [];
-  files.push({ file: 'recording', groupName: 'otelkit-red', recording: sharedRecording(model), alerts: [] });
+  files.push({ file: 'recording', groupName: 'otelkit-red', recording: sharedRecording(), alerts: [] });
   for (const service of model.services) {
     if (service.slos.length === 0) continue;
     files.push({

@@ -22,7 +22,7 @@ export async function runVerify(io: Io, loaded: LoadedSpec): Promise<number> {
     );
     const stack = await startStack(scratch, images, io.err);
     try {
-      const results = await verifyStack(stack, { outDir: scratch, model: loaded.model, progress: io.err });
+      const results = await verifyStack({ outDir: scratch, model: loaded.model, progress: io.err });
       for (const line of summaryTable(results)) io.out(line);
       const missing = results.filter((r) => !r.ok);
       if (missing.length > 0) {

@@ -225,8 +225,17 @@ function slo(model: Model) {
     );
 }
 
+/** Events per second of one resilience counter, per calling service and dependency. */
+const dependencyRate = (title: string, metric: string) =>
+  series(title, 'ops').withTarget(
+    promQuery(
+      `sum by (service_name, dependency) (rate(${metric}{${SVC}}[$__rate_interval]))`,
+      '{{service_name}} → {{dependency}}',
+    ),
+  );
+
 function resilience(model: Model) {
-  const dep = `${SVC}`;
+  const dep = SVC;
   return base(
     model,
     'resilience',
@@ -254,30 +263,9 @@ function resilience(model: Model) {
         ),
       ),
     )
-    .withPanel(
-      series('Retries per second', 'ops').withTarget(
-        promQuery(
-          `sum by (service_name, dependency) (rate(retry_attempts_total{${dep}}[$__rate_interval]))`,
-          '{{service_name}} → {{dependency}}',
-        ),
-      ),
-    )
-    .withPanel(
-      series('Timeouts per second', 'ops').withTarget(
-        promQuery(
-          `sum by (service_name, dependency) (rate(timeout_exceeded_total{${dep}}[$__rate_interval]))`,
-          '{{service_name}} → {{dependency}}',
-        ),
-      ),
-    )
-    .withPanel(
-      series('Bulkhead rejections per second', 'ops').withTarget(
-        promQuery(
-          `sum by (service_name, dependency) (rate(bulkhead_rejections_total{${dep}}[$__rate_interval]))`,
-          '{{service_name}} → {{dependency}}',
-        ),
-      ),
-    )
+    .withPanel(dependencyRate('Retries per second', 'retry_attempts_total'))
+    .withPanel(dependencyRate('Timeouts per second', 'timeout_exceeded_total'))
+    .withPanel(dependencyRate('Bulkhead rejections per second', 'bulkhead_rejections_total'))
     .withPanel(
       series('Worker pool use', 'percentunit')
         .withTarget(

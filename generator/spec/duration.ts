@@ -31,10 +31,5 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
-/** Prometheus durations have no `w`-less restriction but reject fractional values; `y` is 365d there too. */
-export function promDuration(ms: number): string {
-  return formatDuration(ms);
-}
-
 export const HOUR_MS = UNIT_MS.h;
 export const DAY_MS = UNIT_MS.d;

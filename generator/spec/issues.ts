@@ -67,8 +67,7 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number')
-    return Number.isInteger(value) ? `the number ${value}` : `the number ${value}`;
+  if (typeof value === 'number') return `the number ${value}`;
   return `${typeof value} ${String(value)}`;
 }
 

@@ -107,8 +107,3 @@ function yamlLocator(doc: Document, position: (offset: number) => { line: number
     },
   };
 }
-
-/** Finds the key node of an unknown key inside the mapping at `path`, for precise unknown-key errors. */
-export function locateKey(locator: Locator, path: readonly PathSegment[], key: string) {
-  return locator.locate([...path, key], { key: true });
-}

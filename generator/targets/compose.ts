@@ -13,7 +13,7 @@ import type { Artifact, Target } from './artifact.ts';
 
 const TAG_PREFIX: Partial<Record<Component, string>> = { prometheus: 'v', alertmanager: 'v' };
 
-export function imageVariable(component: Component): string {
+function imageVariable(component: Component): string {
   return `OTELKIT_${component.toUpperCase()}_IMAGE`;
 }
 
@@ -35,16 +35,6 @@ function httpHealth(url: string) {
 }
 
 const healthy = { condition: 'service_healthy' };
-
-/** Services the stack starts; Grafana is last because it only reads the others. */
-export const STACK_SERVICES = [
-  'otel-collector',
-  'prometheus',
-  'alertmanager',
-  'loki',
-  'tempo',
-  'grafana',
-] as const;
 
 export function composeFile(model: Model) {
   const memoryLimit = model.collector.memoryLimitMib;

@@ -21,11 +21,18 @@ export interface FoundQuery {
 
 const PARSERS = { promql: promqlParser, logql: logqlParser, traceql: traceqlParser } as const;
 
-/** Grafana's variables replaced by representative values, as Grafana would before sending. */
-export function interpolate(query: string): string {
+/**
+ * Grafana's variables replaced as Grafana would before sending: interval variables by `range`,
+ * dashboard variables by `values` (a representative `x` when not given).
+ */
+export function interpolate(
+  query: string,
+  values: Readonly<Record<string, string>> = {},
+  range = '5m',
+): string {
   return query
-    .replace(/\$__rate_interval|\$__interval|\$__auto|\$__range/g, '5m')
-    .replace(/\$\{?[a-zA-Z_][a-zA-Z0-9_]*(?::[a-z]+)?\}?/g, 'x');
+    .replace(/\$__rate_interval|\$__interval|\$__auto|\$__range/g, range)
+    .replace(/\$\{?([a-zA-Z_][a-zA-Z0-9_]*)(?::[a-z]+)?\}?/g, (_, name: string) => values[name] ?? 'x');
 }
 
 export function syntaxErrors(language: QueryLanguage, query: string): string[] {

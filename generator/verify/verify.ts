@@ -4,8 +4,8 @@ import path from 'node:path';
 import { LOG_CLASS_ATTRIBUTE, REQUEST_ID_ATTRIBUTE, SPAN_METRICS } from '../conventions.ts';
 import type { Model, ServiceModel } from '../model.ts';
 import { collectQueries } from '../validate/dashboards.ts';
-import type { FoundQuery } from '../validate/queries.ts';
-import { LOCAL, type Stack } from './stack.ts';
+import { interpolate, type FoundQuery } from '../validate/queries.ts';
+import { LOCAL } from './stack.ts';
 
 /**
  * The end-to-end proof: a probe sends a trace, logs and (through span metrics) RED metrics into
@@ -56,7 +56,7 @@ export async function sendRequest(model: Model, probe: Probe, options: { traceId
   const serverSpanId = options.traceId ? probe.spanId : hex(8);
   const now = BigInt(Date.now()) * 1_000_000n;
   const start = now - 120_000_000n;
-  const path = probe.route.replace(/\{[^}]+\}|:[A-Za-z_]+/g, '42');
+  const urlPath = probe.route.replace(/\{[^}]+\}|:[A-Za-z_]+/g, '42');
   const server = {
     traceId,
     spanId: serverSpanId,
@@ -66,7 +66,7 @@ export async function sendRequest(model: Model, probe: Probe, options: { traceId
     endTimeUnixNano: String(now),
     attributes: [
       attr('http.request.method', 'GET'),
-      attr('url.path', path),
+      attr('url.path', urlPath),
       attr('http.route', probe.route),
       attr('http.response.status_code', options.error ? 500 : 200),
       attr('frontend', probe.service.frontends[0] ?? 'unknown'),
@@ -181,16 +181,12 @@ export async function lokiLines(query: string, sinceMs: number) {
   return result.data.result.flatMap((r) => r.values.map(([, line]) => ({ stream: r.stream, line })));
 }
 
-function liveInterpolate(query: string, probe: Probe) {
-  return query
-    .replace(/\$__rate_interval|\$__interval|\$__auto|\$__range/g, '2m')
-    .replaceAll('$service', probe.service.name)
-    .replaceAll('$frontend', '.*')
-    .replaceAll('$environment', '.*');
-}
-
 async function runPanelQuery(query: FoundQuery, probe: Probe): Promise<number> {
-  const text = liveInterpolate(query.query, probe);
+  const text = interpolate(
+    query.query,
+    { service: probe.service.name, frontend: '.*', environment: '.*' },
+    '2m',
+  );
   const now = Date.now();
   if (query.language === 'promql') {
     const result = await promQuery(text);
@@ -218,7 +214,7 @@ export interface VerifyOptions {
 }
 
 /** Runs the probe and every check against a running stack; never throws for a failed check. */
-export async function verifyStack(stack: Stack, options: VerifyOptions): Promise<CheckResult[]> {
+export async function verifyStack(options: VerifyOptions): Promise<CheckResult[]> {
   const { model, progress } = options;
   const timeout = options.timeoutMs ?? 120_000;
   const probe = newProbe(model);
@@ -233,7 +229,6 @@ export async function verifyStack(stack: Stack, options: VerifyOptions): Promise
     const last = results.at(-1)!;
     progress(`  ${last.ok ? 'ok' : 'MISSING'}: ${last.detail}`);
   };
-  void stack;
 
   progress(
     `probe: service ${probe.service.name}, route ${probe.route}, trace ${probe.traceId}, request ${probe.requestId}`,

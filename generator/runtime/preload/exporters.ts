@@ -1,7 +1,7 @@
 import type { ExportResult } from '@opentelemetry/core';
 import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableLogRecord, LogRecordExporter } from '@opentelemetry/sdk-logs';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { redactAttributes, type Redactor } from './redact.ts';
 import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE, type PreloadSettings } from './settings.ts';
 
@@ -117,7 +117,7 @@ class LazyExporter<T> {
 }
 
 /** Encoded batches in flight per signal; beyond this a batch is dropped (and warned about once). */
-const CONCURRENCY_LIMIT = 8;
+export const CONCURRENCY_LIMIT = 8;
 
 /**
  * Attributes the preload itself sets from values it validated or computed (methods Node's parser
@@ -134,22 +134,14 @@ const SAFE_SPAN_KEYS: ReadonlySet<string> = new Set([
   'error.type',
 ]);
 
-export function spanExporter(options: OtlpOptions, redactor: Redactor, onFailure: (e: unknown) => void) {
-  const { protocol, ...config } = options;
-  const load = async () => {
-    const module =
-      protocol === 'http/json'
-        ? await import('@opentelemetry/exporter-trace-otlp-http')
-        : await import('@opentelemetry/exporter-trace-otlp-proto');
-    return new module.OTLPTraceExporter({ ...config, concurrencyLimit: CONCURRENCY_LIMIT }) as Exporter<ReadableSpan[]>;
-  };
-  const prepare = (spans: ReadableSpan[]) => {
+/** Redacts spans in place before they are encoded; the preload's own validated attributes are skipped. */
+export function spanRedaction(redactor: Redactor) {
+  return (spans: ReadableSpan[]) => {
     for (const span of spans) {
       redactAttributes(redactor, span.attributes as Record<string, unknown>, SAFE_SPAN_KEYS);
       for (const event of span.events) redactAttributes(redactor, event.attributes as Record<string, unknown>);
     }
   };
-  return new LazyExporter(load, prepare, onFailure, true) as unknown as SpanExporter;
 }
 
 export function logExporter(options: OtlpOptions, redactor: Redactor, onFailure: (e: unknown) => void) {

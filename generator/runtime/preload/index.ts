@@ -10,9 +10,8 @@ import {
 } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { EnterableContextManager } from './context.ts';
-import { logExporter, metricExporter, otlpOptions, spanExporter } from './exporters.ts';
+import { CONCURRENCY_LIMIT, logExporter, metricExporter, otlpOptions, spanRedaction } from './exporters.ts';
 import { DurationHistogram } from './histogram.ts';
 import { instrumentHttp } from './http.ts';
 import { instrumentLibraries } from './libraries.ts';
@@ -20,6 +19,8 @@ import { captureConsole, createLogSink } from './logs.ts';
 import { createRedactor } from './redact.ts';
 import { createSampler } from './sampler.ts';
 import { DEFAULT_SETTINGS, type PreloadSettings } from './settings.ts';
+import { EagerSpanProcessor, loadSpanTransport } from './span-export.ts';
+import { LeanTracerProvider } from './tracer.ts';
 
 export { mintDebugToken, verifyDebugToken, MAX_DEBUG_TOKEN_TTL_MS, DEBUG_SECRET_ENV } from './debug-token.ts';
 export { createPathNormaliser } from './routes.ts';
@@ -86,18 +87,26 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
     new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   );
 
-  const tracerProvider = new TracerProvider({
+  const traceOptions = otlpOptions('traces', settings, env, warn);
+  const tracerProvider = new LeanTracerProvider({
     resource,
     sampler: createSampler(settings, env, warn),
-    spanProcessors: [
-      new BatchSpanProcessor({
-        exporter: spanExporter(otlpOptions('traces', settings, env, warn), redactor, exportFailed('traces')),
-        scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY, 5000),
-        maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE, 1024),
-        // small batches leave the heap before the next scavenge instead of being promoted
-        maxExportBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 128),
-      }),
-    ],
+    processor: new EagerSpanProcessor({
+      json: traceOptions.protocol === 'http/json',
+      resource,
+      load: () => loadSpanTransport(traceOptions, CONCURRENCY_LIMIT),
+      prepare: spanRedaction(redactor),
+      onFailure: exportFailed('traces'),
+      scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY, 5000),
+      maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048),
+      maxExportBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
+      exportTimeoutMillis: positive(env.OTEL_BSP_EXPORT_TIMEOUT, 30000),
+    }),
+    limits: {
+      attributeCount: positive(env.OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT ?? env.OTEL_ATTRIBUTE_COUNT_LIMIT, 128),
+      eventCount: positive(env.OTEL_SPAN_EVENT_COUNT_LIMIT, 128),
+      linkCount: positive(env.OTEL_SPAN_LINK_COUNT_LIMIT, 128),
+    },
   });
   trace.setGlobalTracerProvider(tracerProvider);
 

@@ -1,0 +1,206 @@
+import { TraceFlags, type Context } from '@opentelemetry/api';
+import type { ExportResult } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { OtlpOptions } from './exporters.ts';
+import { ProtoBuffer, encodeRequest, encodeSpan, type Scope } from './otlp-encoder.ts';
+
+/**
+ * A batching span processor that encodes each span to OTLP protobuf the moment it ends and keeps
+ * only the bytes. The SDK's batch processor holds span objects until a batch is full; under load
+ * they survive young-generation collections, and V8 answers by growing the young generation, which
+ * was most of the preload's memory overhead. JSON (for debugging and the tests' receiver) is
+ * encoded per batch with the OpenTelemetry serializer instead. The HTTP transport, retries,
+ * timeouts and concurrency limit are the OpenTelemetry OTLP exporter's.
+ */
+
+export interface EncodedBatch {
+  body: Uint8Array;
+  spanCount: number;
+}
+
+export interface SpanTransport {
+  export(batch: EncodedBatch, done: (result: ExportResult) => void): void;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+  /** For http/json only: the OpenTelemetry JSON serializer. */
+  serializeJson?(spans: ReadableSpan[]): Uint8Array;
+}
+
+export interface EagerSpanProcessorOptions {
+  json: boolean;
+  resource: Resource;
+  /** Loaded on the first export: the transport is not needed to start the app. */
+  load(): Promise<SpanTransport>;
+  /** Redaction, applied to each span before it is encoded. */
+  prepare(spans: ReadableSpan[]): void;
+  onFailure(error: unknown): void;
+  scheduledDelayMillis: number;
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  exportTimeoutMillis: number;
+}
+
+export class EagerSpanProcessor implements SpanProcessor {
+  private readonly options: EagerSpanProcessorOptions;
+  /** Spans not encoded yet: JSON batches, or while resource detectors are still running. */
+  private waiting: ReadableSpan[] = [];
+  private readonly scopes = new Map<object, [Scope, ProtoBuffer]>();
+  private encodedCount = 0;
+  private resourceReady: boolean;
+  private readonly resourceResolved: Promise<void>;
+  private transport: Promise<SpanTransport | undefined> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopped = false;
+  dropped = 0;
+
+  constructor(options: EagerSpanProcessorOptions) {
+    this.options = options;
+    const { resource } = options;
+    this.resourceReady = !resource.asyncAttributesPending;
+    this.resourceResolved = this.resourceReady
+      ? Promise.resolve()
+      : (resource.waitForAsyncAttributes?.() ?? Promise.resolve()).then(() => {
+          this.resourceReady = true;
+          if (!this.options.json) this.encodeWaiting();
+        });
+  }
+
+  onStart(_span: Span, _parentContext: Context): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (this.stopped || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    const queued = this.waiting.length + this.encodedCount;
+    if (queued >= this.options.maxQueueSize) {
+      this.dropped++;
+      return;
+    }
+    if (this.options.json || !this.resourceReady) this.waiting.push(span);
+    else this.encode(span);
+    if (queued + 1 >= this.options.maxExportBatchSize) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.options.scheduledDelayMillis).unref();
+  }
+
+  private encode(span: ReadableSpan) {
+    try {
+      this.options.prepare([span]);
+      const scope = span.instrumentationScope;
+      let entry = this.scopes.get(scope);
+      if (!entry) {
+        entry = [scope, new ProtoBuffer()];
+        this.scopes.set(scope, entry);
+      }
+      encodeSpan(entry[1], span);
+      this.encodedCount++;
+    } catch (error) {
+      this.options.onFailure(error);
+    }
+  }
+
+  private encodeWaiting() {
+    const spans = this.waiting;
+    this.waiting = [];
+    for (const span of spans) this.encode(span);
+  }
+
+  private loadTransport() {
+    this.transport ??= this.options.load().catch((error: unknown) => {
+      this.options.onFailure(error);
+      this.stopped = true;
+      return undefined;
+    });
+    return this.transport;
+  }
+
+  private takeBatch(transport: SpanTransport): EncodedBatch | undefined {
+    if (this.options.json) {
+      if (this.waiting.length === 0) return undefined;
+      const spans = this.waiting;
+      this.waiting = [];
+      this.options.prepare(spans);
+      return { body: transport.serializeJson!(spans), spanCount: spans.length };
+    }
+    if (this.encodedCount === 0) return undefined;
+    const body = encodeRequest(this.options.resource.attributes, this.scopes.values());
+    const batch = { body, spanCount: this.encodedCount };
+    for (const [, buffer] of this.scopes.values()) buffer.reset();
+    this.encodedCount = 0;
+    return batch;
+  }
+
+  private flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const sent = Promise.all([this.loadTransport(), this.resourceResolved]).then(([transport]) => {
+      if (!transport) return;
+      let batch: EncodedBatch | undefined;
+      try {
+        batch = this.takeBatch(transport);
+      } catch (error) {
+        this.options.onFailure(error);
+      }
+      if (!batch) return;
+      const exported = batch;
+      return new Promise<void>((resolve) => {
+        const timeout = setTimeout(resolve, this.options.exportTimeoutMillis).unref();
+        transport.export(exported, (result) => {
+          clearTimeout(timeout);
+          if (result.code !== 0) this.options.onFailure(result.error);
+          resolve();
+        });
+      });
+    });
+    this.inFlight.add(sent);
+    void sent.then(() => this.inFlight.delete(sent));
+    return sent;
+  }
+
+  async forceFlush(): Promise<void> {
+    if (this.waiting.length > 0 || this.encodedCount > 0) await this.flush();
+    await Promise.all(this.inFlight);
+    const transport = await this.transport;
+    await transport?.forceFlush();
+  }
+
+  async shutdown(): Promise<void> {
+    await this.forceFlush();
+    this.stopped = true;
+    const transport = await this.transport;
+    await transport?.shutdown();
+  }
+}
+
+/** The OpenTelemetry OTLP/HTTP exporter's transport, retries and limits, sending pre-encoded requests. */
+export async function loadSpanTransport(options: OtlpOptions, concurrencyLimit: number): Promise<SpanTransport> {
+  const [{ OTLPExporterBase }, { convertLegacyHttpOptions, createOtlpHttpExportDelegate }, transformer] = await Promise.all([
+    import('@opentelemetry/otlp-exporter-base'),
+    import('@opentelemetry/otlp-exporter-base/node-http'),
+    import('@opentelemetry/otlp-transformer'),
+  ]);
+  const { protocol, ...config } = options;
+  const json = protocol === 'http/json';
+  const serializer = json ? transformer.JsonTraceSerializer : transformer.ProtobufTraceSerializer;
+  const delegate = createOtlpHttpExportDelegate(
+    convertLegacyHttpOptions({ ...config, concurrencyLimit }, 'TRACES', 'v1/traces', {
+      'Content-Type': json ? 'application/json' : 'application/x-protobuf',
+    }),
+    {
+      serializeRequest: (batch: EncodedBatch) => batch.body,
+      deserializeResponse: (data: Uint8Array) => serializer.deserializeResponse(data),
+    },
+    'otlp_http_span_exporter',
+    { name: 'span', countItems: (batch: EncodedBatch) => batch.spanCount },
+    // the exporter's own metrics stay off: they would travel through the pipeline they measure
+    undefined,
+  );
+  const exporter = new OTLPExporterBase<EncodedBatch>(delegate);
+  return {
+    export: (batch, done) => exporter.export(batch, done),
+    forceFlush: () => exporter.forceFlush(),
+    shutdown: () => exporter.shutdown(),
+    serializeJson: json ? (spans) => transformer.JsonTraceSerializer.serializeRequest(spans)! : undefined,
+  };
+}

@@ -1,0 +1,350 @@
+import { randomFillSync } from 'node:crypto';
+import {
+  INVALID_SPAN_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  context as contextApi,
+  trace,
+  type Attributes,
+  type AttributeValue,
+  type Context,
+  type Exception,
+  type HrTime,
+  type Link,
+  type Span,
+  type SpanContext,
+  type SpanOptions,
+  type SpanStatus,
+  type TimeInput,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import { SamplingDecision, type ReadableSpan, type Sampler, type SpanProcessor, type TimedEvent } from '@opentelemetry/sdk-trace';
+
+/**
+ * A tracer whose spans are plain records: start and end as epoch milliseconds, attributes in one
+ * object, ids cut from a pooled random buffer. They satisfy `ReadableSpan`, so the SDK's batch
+ * processor and the OTLP exporters (and their encoders) take them as they are. The SDK's own span
+ * object validates and copies on every call and builds `HrTime` arrays eagerly; that was most of the
+ * per-request cost of tracing in the preload benchmark. Semantics follow the SDK: the sampler decides
+ * at start, non-recording spans carry the context only, ended spans ignore changes, invalid
+ * attribute values are dropped and counts beyond the limits are reported as dropped.
+ */
+
+export interface SpanLimits {
+  attributeCount: number;
+  eventCount: number;
+  linkCount: number;
+}
+
+const ID_POOL_BYTES = 8192;
+const idPool = Buffer.allocUnsafe(ID_POOL_BYTES);
+let idOffset = ID_POOL_BYTES;
+
+function randomHex(bytes: 8 | 16): string {
+  for (;;) {
+    if (idOffset + bytes > ID_POOL_BYTES) {
+      randomFillSync(idPool);
+      idOffset = 0;
+    }
+    const start = idOffset;
+    idOffset += bytes;
+    // an all-zero id is invalid; with 64 random bits this loop practically never repeats
+    for (let at = start; at < start + bytes; at++) if (idPool[at] !== 0) return idPool.toString('hex', start, start + bytes);
+  }
+}
+
+export const newTraceId = () => randomHex(16);
+export const newSpanId = () => randomHex(8);
+
+const ORIGIN = performance.timeOrigin;
+/** Epoch milliseconds with sub-millisecond precision, monotonic within the process. */
+const nowMs = () => ORIGIN + performance.now();
+
+function toEpochMs(time: TimeInput | undefined): number {
+  if (time === undefined) return nowMs();
+  if (typeof time === 'number') {
+    // the SDK reads small numbers as performance.now() readings, large ones as epoch milliseconds
+    return time < ORIGIN ? ORIGIN + time : time;
+  }
+  if (time instanceof Date) return time.getTime();
+  return time[0] * 1000 + time[1] / 1e6;
+}
+
+function toHrTime(epochMs: number): HrTime {
+  const seconds = Math.trunc(epochMs / 1000);
+  return [seconds, Math.round((epochMs - seconds * 1000) * 1e6)];
+}
+
+function isHomogeneousArray(value: unknown[]): boolean {
+  let type: string | undefined;
+  for (const element of value) {
+    if (element === null || element === undefined) continue;
+    const elementType = typeof element;
+    if (elementType !== 'string' && elementType !== 'number' && elementType !== 'boolean') return false;
+    type ??= elementType;
+    if (elementType !== type) return false;
+  }
+  return true;
+}
+
+/** The attribute value to store, or undefined when the value is not a valid attribute value. */
+function attributeValue(value: unknown): AttributeValue | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return value;
+    case 'object':
+      // arrays are copied, as the SDK does, so later mutation by the caller does not leak in
+      return Array.isArray(value) && isHomogeneousArray(value) ? ([...value] as AttributeValue) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+export class LeanSpan implements Span, ReadableSpan {
+  name: string;
+  readonly kind: SpanKind;
+  readonly parentSpanContext: SpanContext | undefined;
+  readonly attributes: Attributes;
+  readonly links: Link[];
+  readonly events: TimedEvent[] = [];
+  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  droppedAttributesCount = 0;
+  droppedEventsCount = 0;
+  droppedLinksCount = 0;
+  ended = false;
+  readonly resource: Resource;
+  readonly instrumentationScope: ReadableSpan['instrumentationScope'];
+  private readonly context: SpanContext;
+  private readonly startMs: number;
+  private endMs = 0;
+  private attributeCount = 0;
+  private readonly owner: LeanTracerProvider;
+
+  constructor(
+    owner: LeanTracerProvider,
+    scope: ReadableSpan['instrumentationScope'],
+    name: string,
+    spanContext: SpanContext,
+    kind: SpanKind,
+    parentSpanContext: SpanContext | undefined,
+    links: Link[],
+    startMs: number,
+  ) {
+    this.owner = owner;
+    this.resource = owner.resource;
+    this.instrumentationScope = scope;
+    this.name = name;
+    this.context = spanContext;
+    this.kind = kind;
+    this.parentSpanContext = parentSpanContext;
+    this.startMs = startMs;
+    this.attributes = {};
+    const { linkCount } = owner.limits;
+    this.links = links.length > linkCount ? links.slice(0, linkCount) : links;
+    this.droppedLinksCount = links.length - this.links.length;
+  }
+
+  get startTime(): HrTime {
+    return toHrTime(this.startMs);
+  }
+
+  get endTime(): HrTime {
+    return toHrTime(this.ended ? this.endMs : this.startMs);
+  }
+
+  get duration(): HrTime {
+    const ms = Math.max(0, (this.ended ? this.endMs : this.startMs) - this.startMs);
+    return [Math.trunc(ms / 1000), Math.round((ms % 1000) * 1e6)];
+  }
+
+  spanContext(): SpanContext {
+    return this.context;
+  }
+
+  setAttribute(key: string, value: unknown): this {
+    if (this.ended || key.length === 0) return this;
+    const stored = attributeValue(value);
+    if (stored === undefined) return this;
+    if (!(key in this.attributes)) {
+      if (this.attributeCount >= this.owner.limits.attributeCount) {
+        this.droppedAttributesCount++;
+        return this;
+      }
+      this.attributeCount++;
+    }
+    this.attributes[key] = stored;
+    return this;
+  }
+
+  setAttributes(attributes: Attributes): this {
+    for (const key in attributes) this.setAttribute(key, attributes[key]);
+    return this;
+  }
+
+  addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
+    if (this.ended) return this;
+    if (this.events.length >= this.owner.limits.eventCount) {
+      this.droppedEventsCount++;
+      return this;
+    }
+    const timeGiven = attributesOrTime instanceof Date || Array.isArray(attributesOrTime) || typeof attributesOrTime === 'number';
+    const attributes: Attributes = {};
+    if (!timeGiven && attributesOrTime) {
+      for (const [key, value] of Object.entries(attributesOrTime as Attributes)) {
+        const stored = attributeValue(value);
+        if (stored !== undefined) attributes[key] = stored;
+      }
+    }
+    this.events.push({
+      name,
+      attributes,
+      time: toHrTime(toEpochMs(timeGiven ? (attributesOrTime as TimeInput) : time)),
+      droppedAttributesCount: 0,
+    });
+    return this;
+  }
+
+  addLink(link: Link): this {
+    if (this.ended) return this;
+    if (this.links.length >= this.owner.limits.linkCount) this.droppedLinksCount++;
+    else this.links.push(link);
+    return this;
+  }
+
+  addLinks(links: Link[]): this {
+    for (const link of links) this.addLink(link);
+    return this;
+  }
+
+  setStatus(status: SpanStatus): this {
+    if (this.ended) return this;
+    // OK is final, and UNSET never overrides a status that was set
+    if (this.status.code === SpanStatusCode.OK || status.code === SpanStatusCode.UNSET) return this;
+    this.status = status.code === SpanStatusCode.ERROR ? { code: status.code, message: status.message } : { code: status.code };
+    return this;
+  }
+
+  updateName(name: string): this {
+    if (!this.ended) this.name = name;
+    return this;
+  }
+
+  end(endTime?: TimeInput): void {
+    if (this.ended) return;
+    this.endMs = Math.max(this.startMs, toEpochMs(endTime));
+    this.ended = true;
+    this.owner.processor.onEnd(this);
+  }
+
+  isRecording(): boolean {
+    return !this.ended;
+  }
+
+  recordException(exception: Exception, time?: TimeInput): void {
+    const attributes: Attributes = {};
+    if (typeof exception === 'string') attributes['exception.message'] = exception;
+    else if (exception) {
+      const error = exception as { code?: unknown; name?: string; message?: string; stack?: string };
+      const type = error.code !== undefined ? String(error.code) : error.name;
+      if (type) attributes['exception.type'] = type;
+      if (error.message) attributes['exception.message'] = error.message;
+      if (error.stack) attributes['exception.stacktrace'] = error.stack;
+    }
+    this.addEvent('exception', attributes, time);
+  }
+}
+
+class LeanTracer implements Tracer {
+  private readonly provider: LeanTracerProvider;
+  private readonly scope: ReadableSpan['instrumentationScope'];
+
+  constructor(provider: LeanTracerProvider, scope: ReadableSpan['instrumentationScope']) {
+    this.provider = provider;
+    this.scope = scope;
+  }
+
+  startSpan(name: string, options: SpanOptions = {}, context: Context = contextApi.active()): Span {
+    if (options.root) context = trace.deleteSpan(context);
+    if (isTracingSuppressed(context)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+    const parent = trace.getSpanContext(context);
+    const validParent = parent !== undefined && trace.isSpanContextValid(parent) ? parent : undefined;
+    const traceId = validParent ? validParent.traceId : newTraceId();
+    const spanId = newSpanId();
+    const kind = options.kind ?? SpanKind.INTERNAL;
+    const links = options.links ?? [];
+    const given = options.attributes ?? {};
+    const result = this.provider.sampler.shouldSample(context, traceId, name, kind, given, links);
+    const traceState = result.traceState ?? validParent?.traceState;
+    const traceFlags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
+    const spanContext: SpanContext = traceState ? { traceId, spanId, traceFlags, traceState } : { traceId, spanId, traceFlags };
+    if (result.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
+    const span = new LeanSpan(
+      this.provider,
+      this.scope,
+      name,
+      spanContext,
+      kind,
+      validParent,
+      links,
+      toEpochMs(options.startTime),
+    );
+    span.setAttributes(given);
+    if (result.attributes) span.setAttributes(result.attributes);
+    this.provider.processor.onStart(span, context);
+    return span;
+  }
+
+  startActiveSpan<F extends (span: Span) => unknown>(name: string, ...rest: unknown[]): ReturnType<F> {
+    const fn = rest.pop() as F;
+    const [options, parent] = rest as [SpanOptions | undefined, Context | undefined];
+    const context = parent ?? contextApi.active();
+    const span = this.startSpan(name, options, context);
+    return contextApi.with(trace.setSpan(context, span), fn as (span: Span) => ReturnType<F>, undefined, span);
+  }
+}
+
+export interface LeanTracerProviderOptions {
+  resource: Resource;
+  sampler: Sampler;
+  processor: SpanProcessor;
+  limits?: Partial<SpanLimits>;
+}
+
+export class LeanTracerProvider implements TracerProvider {
+  readonly resource: Resource;
+  readonly sampler: Sampler;
+  readonly processor: SpanProcessor;
+  readonly limits: SpanLimits;
+  private readonly tracers = new Map<string, LeanTracer>();
+
+  constructor(options: LeanTracerProviderOptions) {
+    this.resource = options.resource;
+    this.sampler = options.sampler;
+    this.processor = options.processor;
+    this.limits = { attributeCount: 128, eventCount: 128, linkCount: 128, ...options.limits };
+  }
+
+  getTracer(name: string, version?: string, options?: { schemaUrl?: string }): Tracer {
+    const key = `${name}@${version ?? ''}:${options?.schemaUrl ?? ''}`;
+    let tracer = this.tracers.get(key);
+    if (!tracer) {
+      tracer = new LeanTracer(this, { name, version, schemaUrl: options?.schemaUrl });
+      this.tracers.set(key, tracer);
+    }
+    return tracer;
+  }
+
+  forceFlush(): Promise<void> {
+    return this.processor.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.processor.shutdown();
+  }
+}

@@ -1,0 +1,175 @@
+import { describe, expect, it } from '@jest/globals';
+import { SpanKind, SpanStatusCode, TraceFlags, context, trace } from '@opentelemetry/api';
+import { TraceState } from '@opentelemetry/core';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  ParentBasedSampler,
+  type ReadableSpan,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
+import { ProtoBuffer, encodeRequest, encodeSpan } from '../generator/runtime/preload/otlp-encoder.ts';
+import type { LeanSpan } from '../generator/runtime/preload/tracer.ts';
+import { LeanTracerProvider } from '../generator/runtime/preload/tracer.ts';
+
+/** Collects ended spans the way a processor sees them. */
+function collector() {
+  const ended: ReadableSpan[] = [];
+  const processor: SpanProcessor = {
+    onStart: () => undefined,
+    onEnd: (span) => void ended.push(span),
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+  return { ended, processor };
+}
+
+const resource = resourceFromAttributes({
+  'service.name': 'checkout',
+  'service.namespace': 'shop',
+  'process.pid': 4242,
+  'host.name': 'h\u00e9te-1',
+  'process.runtime.ratio': 0.25,
+  'feature.flags': ['a', 'b'],
+});
+
+function exampleSpans() {
+  const { ended, processor } = collector();
+  const provider = new LeanTracerProvider({ resource, sampler: new AlwaysOnSampler(), processor });
+  const tracer = provider.getTracer('otelkit-preload', '1.2.3');
+  const other = provider.getTracer('@opentelemetry/instrumentation-pg');
+  const remoteParent = trace.setSpanContext(context.active(), {
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    traceFlags: TraceFlags.SAMPLED,
+    isRemote: true,
+    traceState: new TraceState('vendor=a,other=b'),
+  });
+  const server = tracer.startSpan(
+    'GET',
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'http.request.method': 'GET',
+        'url.path': '/orders/42',
+        big: 2 ** 40,
+        negative: -7,
+        ratio: 1.5,
+      },
+      startTime: [1_760_000_000, 123_456_789],
+      links: [
+        {
+          context: { traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: 0 },
+          attributes: { why: 'batch' },
+        },
+      ],
+    },
+    remoteParent,
+  );
+  server.setAttribute('http.route', '/orders/{orderId}');
+  server.setAttribute('retries', [1, 2, 3]);
+  server.setAttribute('ok', true);
+  server.setAttribute('long', 'x'.repeat(300));
+  server.setAttribute('unicode', 'caf\u00e9 \u2603 \ud83d\ude80');
+  server.addEvent('cache.miss', { key: 'order:42' }, [1_760_000_000, 200_000_000]);
+  server.recordException(
+    Object.assign(new Error('boom'), { stack: 'Error: boom\n    at here' }),
+    [1_760_000_000, 300_000_000],
+  );
+  server.setStatus({ code: SpanStatusCode.ERROR, message: 'payment failed' });
+  server.updateName('GET /orders/{orderId}');
+  const child = other.startSpan(
+    'SELECT orders',
+    { kind: SpanKind.CLIENT, startTime: 1_760_000_000_400 },
+    trace.setSpan(context.active(), server),
+  );
+  child.end(1_760_000_000_450.5);
+  server.end([1_760_000_001, 5]);
+  const internal = tracer.startSpan('work', { root: true });
+  internal.end();
+  return ended;
+}
+
+describe('lean tracer', () => {
+  it('encodes spans byte for byte as the OpenTelemetry protobuf serializer does', () => {
+    const spans = exampleSpans();
+    expect(spans).toHaveLength(3);
+    const scopes = new Map<object, [{ name: string; version?: string }, ProtoBuffer]>();
+    for (const span of spans) {
+      let entry = scopes.get(span.instrumentationScope);
+      if (!entry) {
+        entry = [span.instrumentationScope, new ProtoBuffer(16)];
+        scopes.set(span.instrumentationScope, entry);
+      }
+      encodeSpan(entry[1], span);
+    }
+    const ours = encodeRequest(resource.attributes, scopes.values());
+    const reference = Buffer.from(ProtobufTraceSerializer.serializeRequest(spans)!);
+    expect(ours.toString('hex')).toBe(reference.toString('hex'));
+  });
+
+  it('follows the parent, keeps trace state and links, and freezes ended spans', () => {
+    const [child, server, internal] = exampleSpans() as LeanSpan[];
+    expect(server!.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(server!.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+    expect(server!.spanContext().traceState?.serialize()).toBe('vendor=a,other=b');
+    expect(child!.parentSpanContext?.spanId).toBe(server!.spanContext().spanId);
+    expect(internal!.parentSpanContext).toBeUndefined();
+    expect(internal!.spanContext().traceId).not.toBe(server!.spanContext().traceId);
+    expect(server!.links).toHaveLength(1);
+    expect(server!.events.map((event) => event.name)).toEqual(['cache.miss', 'exception']);
+    // times are kept as epoch milliseconds: sub-microsecond digits of explicit times are not kept
+    expect(server!.duration[0]).toBe(0);
+    expect(Math.abs(server!.duration[1] - 876_543_216)).toBeLessThan(1000);
+    server!.setAttribute('late', 1);
+    server!.updateName('changed');
+    expect(server!.attributes.late).toBeUndefined();
+    expect(server!.name).toBe('GET /orders/{orderId}');
+    expect(server!.isRecording()).toBe(false);
+  });
+
+  it('drops invalid attribute values and counts attributes beyond the limit', () => {
+    const { ended, processor } = collector();
+    const provider = new LeanTracerProvider({
+      resource,
+      sampler: new AlwaysOnSampler(),
+      processor,
+      limits: { attributeCount: 2 },
+    });
+    const span = provider.getTracer('t').startSpan('s');
+    span.setAttribute('a', 1);
+    span.setAttribute('nothing', undefined as never);
+    span.setAttribute('object', { nested: true } as never);
+    span.setAttribute('mixed', [1, 'two'] as never);
+    span.setAttribute('b', 2);
+    span.setAttribute('c', 3);
+    span.setAttribute('a', 10);
+    span.end();
+    expect(ended[0]!.attributes).toEqual({ a: 10, b: 2 });
+    expect(ended[0]!.droppedAttributesCount).toBe(1);
+  });
+
+  it('asks the sampler: unsampled roots record nothing, sampled parents are followed', () => {
+    const { ended, processor } = collector();
+    const provider = new LeanTracerProvider({
+      resource,
+      sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }),
+      processor,
+    });
+    const tracer = provider.getTracer('t');
+    const root = tracer.startSpan('root');
+    expect(root.isRecording()).toBe(false);
+    expect(root.spanContext().traceFlags & TraceFlags.SAMPLED).toBe(0);
+    root.end();
+    const sampledParent = trace.setSpanContext(context.active(), {
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+    });
+    tracer.startSpan('child', {}, sampledParent).end();
+    expect(ended.map((span) => span.name)).toEqual(['child']);
+  });
+});

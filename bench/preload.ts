@@ -76,7 +76,14 @@ async function prepare() {
     project: 'bench',
     environment: 'bench',
     services: [
-      { name: 'bench', runtime: 'node', module: 'commonjs', frontends: ['web'], routes: ['/orders/{id}'] },
+      {
+        name: 'bench',
+        runtime: 'node',
+        module: 'commonjs',
+        frontends: ['web'],
+        routes: ['/orders/{id}'],
+        dependencies: [],
+      },
     ],
     redaction: {
       blockedKeys: [...BUILTIN_BLOCKED_KEYS],

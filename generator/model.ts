@@ -33,6 +33,8 @@ export interface ServiceModel {
   dependencies: DependencyModel[];
   slos: SloModel[];
   metricsEndpoint: { host: string; port: number; path: string } | undefined;
+  admin:
+    { port: number; bind: string; tokenEnv: string; metrics: boolean; eventLoopDelayMs: number } | undefined;
 }
 
 export interface DependencyModel {
@@ -177,6 +179,13 @@ export function toModel(spec: ParsedSpec): Model {
       routes: slo.routes,
     })),
     metricsEndpoint: service.metrics_endpoint,
+    admin: service.admin && {
+      port: service.admin.port,
+      bind: service.admin.bind,
+      tokenEnv: service.admin.token_env,
+      metrics: service.admin.metrics,
+      eventLoopDelayMs: ms(service.admin.event_loop_delay_threshold),
+    },
   }));
 
   const { traces, logs, metrics } = spec.signals;

@@ -83,5 +83,27 @@ require('otelkit/preload').start({
     5000,
     10000
   ],
-  "maxRoutes": 100
+  "maxRoutes": 100,
+  "dependencies": [
+    {
+      "name": "orders-db",
+      "critical": true
+    },
+    {
+      "name": "payment-gateway",
+      "critical": true
+    },
+    {
+      "name": "order-events",
+      "critical": false
+    }
+  ],
+  "admin": {
+    "port": 9465,
+    "bind": "0.0.0.0",
+    "tokenEnv": "OTELKIT_ADMIN_TOKEN",
+    "metrics": true,
+    "eventLoopDelayMs": 250,
+    "readyWhen": "listening"
+  }
 });

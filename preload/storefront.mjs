@@ -88,5 +88,23 @@ start({
     5000,
     10000
   ],
-  "maxRoutes": 100
+  "maxRoutes": 100,
+  "dependencies": [
+    {
+      "name": "checkout",
+      "critical": true
+    },
+    {
+      "name": "session-cache",
+      "critical": false
+    }
+  ],
+  "admin": {
+    "port": 9464,
+    "bind": "127.0.0.1",
+    "tokenEnv": "OTELKIT_ADMIN_TOKEN",
+    "metrics": false,
+    "eventLoopDelayMs": 500,
+    "readyWhen": "listening"
+  }
 });

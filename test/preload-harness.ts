@@ -12,6 +12,7 @@ import { SECRET_CORPUS } from './preload-corpus.ts';
 export interface Receiver {
   url: string;
   bodies: string[];
+  requests: { path: string; contentType: string; text: string }[];
   spans(): Record<string, unknown>[];
   metricPoints(name: string): Record<string, unknown>[];
   logRecords(): Record<string, unknown>[];
@@ -36,16 +37,22 @@ const flatten = (attributes: KeyValue[] | undefined) =>
   );
 
 export async function startReceiver(): Promise<Receiver> {
-  const bodies: { path: string; json: Record<string, unknown[]>; text: string }[] = [];
+  const bodies: { path: string; json: Record<string, unknown[]>; text: string; contentType: string }[] = [];
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
+      const contentType = request.headers['content-type'] ?? '';
       try {
-        bodies.push({ path: request.url ?? '', json: JSON.parse(text) as Record<string, unknown[]>, text });
+        bodies.push({
+          path: request.url ?? '',
+          json: JSON.parse(text) as Record<string, unknown[]>,
+          text,
+          contentType,
+        });
       } catch {
-        bodies.push({ path: request.url ?? '', json: {}, text });
+        bodies.push({ path: request.url ?? '', json: {}, text, contentType });
       }
       response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
@@ -62,6 +69,9 @@ export async function startReceiver(): Promise<Receiver> {
     url: `http://127.0.0.1:${port}`,
     get bodies() {
       return bodies.map((b) => b.text);
+    },
+    get requests() {
+      return bodies.map(({ path, contentType, text }) => ({ path, contentType, text }));
     },
     spans: () =>
       walk('/v1/traces', 'resourceSpans', 'scopeSpans', 'spans').map((s) => ({
@@ -157,7 +167,9 @@ export function testModel(module: ModuleKind): Model {
   return {
     project: 'shop',
     environment: 'test',
-    services: [{ name: SERVICE, runtime: 'node', module, frontends: FRONTENDS, routes: ROUTES }],
+    services: [
+      { name: SERVICE, runtime: 'node', module, frontends: FRONTENDS, routes: ROUTES, dependencies: [] },
+    ],
     redaction: {
       blockedKeys: [...BUILTIN_BLOCKED_KEYS],
       valuePatterns: Object.entries(BUILTIN_VALUE_PATTERNS).map(([name, regex]) => ({ name, regex })),

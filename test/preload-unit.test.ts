@@ -116,6 +116,7 @@ describe('preload target', () => {
       module,
       frontends: ['web'],
       routes: ['/orders/{id}'],
+      dependencies: [],
     });
     const model = {
       project: 'shop',

@@ -135,6 +135,22 @@ export const RULES: readonly Rule[] = [
     },
   },
   {
+    name: 'admin-endpoint-needs-node',
+    check: (spec) =>
+      spec.services.flatMap((service, s) =>
+        service.admin && service.runtime !== 'node'
+          ? [
+              {
+                rule: 'admin-endpoint-needs-node',
+                path: ['services', s, 'admin'],
+                message: `service "${service.name}" runs on ${service.runtime}; the admin endpoint is served by the Node preload, so remove admin or serve health endpoints from the app`,
+                key: true,
+              },
+            ]
+          : [],
+      ),
+  },
+  {
     name: 'worker-has-no-http-settings',
     check: (spec) =>
       spec.services.flatMap((service, s) =>

@@ -153,6 +153,30 @@ const service = z.strictObject({
     })
     .optional()
     .describe('a Prometheus /metrics endpoint of the app to scrape'),
+  admin: z
+    .strictObject({
+      port: z.int().min(1).max(65535).describe("port of the admin endpoint, apart from the app's own"),
+      bind: z
+        .string()
+        .default('127.0.0.1')
+        .describe('address to listen on; off loopback, /health/detailed and /metrics need the bearer token'),
+      token_env: z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]*$/, {
+          error: 'token_env must be an environment variable name; write e.g. OTELKIT_ADMIN_TOKEN',
+        })
+        .default('OTELKIT_ADMIN_TOKEN')
+        .describe('environment variable holding the bearer token (the token itself never goes in the spec)'),
+      metrics: z
+        .boolean()
+        .default(false)
+        .describe("also serve Prometheus /metrics with the preload's metrics"),
+      event_loop_delay_threshold: duration('event loop delay threshold')
+        .default('500ms')
+        .describe('/readyz answers 503 while the event loop delay (p99 over a second) stays above this'),
+    })
+    .optional()
+    .describe('node only: /livez, /readyz, /health/detailed and optional /metrics served by the preload'),
 });
 
 const logClass = (defaultRetention: string) =>

@@ -26,6 +26,13 @@ export function preloadSettings(model: Model, service: ServiceModel) {
     logLevel: model.signals.logs.level,
     histogramBucketsMs: model.signals.metrics.histogramBucketsMs,
     maxRoutes: model.signals.metrics.maxRoutesPerService,
+    dependencies: service.dependencies.map((dependency) => ({
+      name: dependency.name,
+      critical: dependency.critical,
+    })),
+    ...(service.admin
+      ? { admin: { ...service.admin, readyWhen: service.kind === 'http' ? 'listening' : 'started' } }
+      : {}),
   };
 }
 

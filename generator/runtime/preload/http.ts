@@ -14,6 +14,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
+import { ADMIN_SERVER } from './admin.ts';
 import { RequestContext, type EnterableContextManager, type RequestState } from './context.ts';
 import { DEBUG_SECRET_ENV, DEBUG_TOKEN_HEADER, verifyDebugToken } from './debug-token.ts';
 import type { DurationHistogram } from './histogram.ts';
@@ -101,7 +102,17 @@ export function instrumentHttp(options: HttpInstrumentation) {
     duration.record((performance.now() - state.startedAt) / 1000, state.method, status, route, state.frontend);
   };
 
-  const onRequest = ({ request, response }: { request: IncomingMessage & WithState; response: ServerResponse & WithState }) => {
+  const onRequest = ({
+    request,
+    response,
+    server,
+  }: {
+    request: IncomingMessage & WithState;
+    response: ServerResponse & WithState;
+    server?: object;
+  }) => {
+    // probes on the admin endpoint are not the app's traffic
+    if (server && (server as Record<symbol, unknown>)[ADMIN_SERVER]) return;
     const headers = request.headers;
     const startedAt = performance.now();
     const given = headers['x-request-id'];

@@ -9,8 +9,15 @@ import {
   resourceFromAttributes,
 } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ADMIN_SERVER, startAdmin, type Admin } from './admin.ts';
 import { EnterableContextManager } from './context.ts';
+import { captureExceptions } from './exceptions.ts';
 import { CONCURRENCY_LIMIT, logExporter, metricExporter, otlpOptions, spanRedaction } from './exporters.ts';
 import { DurationHistogram } from './histogram.ts';
 import { instrumentHttp } from './http.ts';
@@ -21,11 +28,30 @@ import { createSampler } from './sampler.ts';
 import { DEFAULT_SETTINGS, type PreloadSettings } from './settings.ts';
 import { EagerSpanProcessor, loadSpanTransport } from './span-export.ts';
 import { LeanTracerProvider } from './tracer.ts';
+import { createResilience, opossumInstrumentation, type BreakerState, type Resilience, type ResilienceDetails } from './resilience.ts';
 
 export { mintDebugToken, verifyDebugToken, MAX_DEBUG_TOKEN_TTL_MS, DEBUG_SECRET_ENV } from './debug-token.ts';
 export { createPathNormaliser } from './routes.ts';
 export { createRedactor, re2ToRegExp, REDACTED } from './redact.ts';
-export type { PreloadSettings } from './settings.ts';
+export type { PreloadSettings, AdminSettings } from './settings.ts';
+export type { BreakerState, ResilienceDetails } from './resilience.ts';
+
+let resilience: Resilience | undefined;
+
+/**
+ * Resilience events from code that is not an opossum breaker (hand-written retries, timeouts,
+ * semaphores). They become the standard metrics labelled by dependency and a structured log
+ * record; before the preload starts, or with telemetry disabled, they do nothing.
+ */
+export const recordRetry = (dependency: string, details?: ResilienceDetails) => resilience?.recordRetry(dependency, details);
+export const recordTimeout = (dependency: string, details?: ResilienceDetails) =>
+  resilience?.recordTimeout(dependency, details);
+export const recordBulkheadRejection = (dependency: string, details?: ResilienceDetails) =>
+  resilience?.recordBulkheadRejection(dependency, details);
+export const recordFallback = (dependency: string, details?: ResilienceDetails) =>
+  resilience?.recordFallback(dependency, details);
+export const recordCircuitBreakerState = (dependency: string, state: BreakerState, details?: ResilienceDetails) =>
+  resilience?.recordBreakerState(dependency, state, details);
 
 const SCOPE = 'otelkit-preload';
 let started = false;
@@ -115,9 +141,11 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
   );
   const duration = new DurationHistogram(bucketsSeconds, SCOPE);
   const exportInterval = positive(env.OTEL_METRIC_EXPORT_INTERVAL, 60000);
+  const pull = settings.admin?.metrics ? prometheusReader(duration) : undefined;
   const meterProvider = new MeterProvider({
     resource,
     readers: [
+      ...(pull ? [pull.reader] : []),
       new PeriodicExportingMetricReader({
         exporter: metricExporter(otlpOptions('metrics', settings, env, warn), exportFailed('metrics')),
         exportIntervalMillis: exportInterval,
@@ -159,7 +187,27 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
     audit,
     redactText: redactor.text,
   });
-  instrumentLibraries(settings.module === 'esm', warn, sink);
+  resilience = createResilience(meter, sink);
+  const appResilience = resilience;
+  instrumentLibraries(settings.module === 'esm', warn, sink, [
+    { module: 'opossum', create: () => opossumInstrumentation(appResilience) },
+  ]);
+
+  let admin: Admin | undefined;
+  if (settings.admin) {
+    admin = startAdmin({
+      settings: settings.admin,
+      service: settings.service,
+      version: serviceVersion(env),
+      criticalDependencies: (settings.dependencies ?? []).filter((d) => d.critical).map((d) => d.name),
+      breakerStates: () => appResilience.breakerStates(),
+      metricsHandler: pull?.handler,
+      env,
+      warn,
+    });
+    if (settings.admin.readyWhen === 'started') setImmediate(() => admin?.markStarted());
+    else onAppListening(() => admin?.markStarted());
+  }
 
   let flushed: Promise<void> | undefined;
   const shutdown = () => {
@@ -168,24 +216,64 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
     );
     return flushed;
   };
-  installShutdown(shutdown, settings.shutdownTimeoutMs ?? 3000);
+  const timeoutMs = settings.shutdownTimeoutMs ?? 3000;
+  installShutdown(shutdown, timeoutMs, () => admin?.markShuttingDown());
+  captureExceptions({
+    sink,
+    counter: meter.createCounter('exceptions_total', {
+      description: 'Uncaught exceptions and unhandled rejections, by exception type and origin.',
+    }),
+    flush: () => bounded(shutdown, timeoutMs),
+  });
 }
+
+const bounded = (shutdown: () => Promise<void>, timeoutMs: number) =>
+  Promise.race([
+    shutdown().then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, false).unref()),
+  ]);
+
+/** service.version from OTEL_RESOURCE_ATTRIBUTES, else the app's package.json. */
+function serviceVersion(env: NodeJS.ProcessEnv): string | undefined {
+  const fromEnv = /(?:^|,)\s*service\.version=([^,]+)/.exec(env.OTEL_RESOURCE_ATTRIBUTES ?? '')?.[1];
+  if (fromEnv) return decodeURIComponent(fromEnv.trim());
+  try {
+    const manifest = JSON.parse(readFileSync(path.join(process.cwd(), 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof manifest.version === 'string' ? manifest.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Calls back once the app's first HTTP server (not the admin endpoint) is listening. */
+function onAppListening(callback: () => void) {
+  const listen = net.Server.prototype.listen;
+  net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
+    if (!(this as unknown as Record<symbol, boolean>)[ADMIN_SERVER]) this.once('listening', callback);
+    return (listen as (...a: unknown[]) => net.Server).apply(this, args);
+  } as typeof listen;
+}
+
+/** A pull reader for the admin endpoint's /metrics, rendering Prometheus text from the same instruments. */
+function prometheusReader(duration: DurationHistogram): { reader: MetricReader; handler: AdminHandler } {
+  const exporter = new PrometheusExporter({ preventServerStart: true, metricProducers: [duration] } as never);
+  return { reader: exporter, handler: (request, response) => exporter.getMetricsRequestHandler(request, response) };
+}
+
+type AdminHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
 /**
  * Flush on SIGTERM/SIGINT and when the loop drains, bounded so a dead Collector cannot hold the
  * process. Listening to a signal disables Node's default exit, so when the app has no handler of its
  * own the signal is re-raised after the flush: the exit status is what it would be without us.
  */
-function installShutdown(shutdown: () => Promise<void>, timeoutMs: number) {
-  const bounded = () =>
-    Promise.race([
-      shutdown().then(() => true),
-      new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, false).unref()),
-    ]);
+function installShutdown(shutdown: () => Promise<void>, timeoutMs: number, draining: () => void) {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const onSignal = () => {
+      // readiness fails first, so load balancers stop sending before the flush and the exit
+      draining();
       const appHandlesIt = process.listenerCount(signal) > 1;
-      void bounded().then(() => {
+      void bounded(shutdown, timeoutMs).then(() => {
         if (appHandlesIt) return;
         process.removeListener(signal, onSignal);
         process.kill(process.pid, signal);
@@ -194,7 +282,7 @@ function installShutdown(shutdown: () => Promise<void>, timeoutMs: number) {
     process.on(signal, onSignal);
   }
   process.once('beforeExit', () => {
-    void bounded().then((complete) => {
+    void bounded(shutdown, timeoutMs).then((complete) => {
       // pending exporter retries would otherwise hold the process well past its natural end
       if (!complete) process.exit();
     });

@@ -29,11 +29,23 @@ function appHas(appRequire: NodeJS.Require, name: string) {
 
 const LOG_LIBRARIES = ['pino', 'winston'];
 
-export function instrumentLibraries(esm: boolean, warn: (message: string) => void, sink: LogSink) {
+/** Instrumentations the preload provides itself, loaded like the others only when the app has the package. */
+export interface OwnInstrumentation {
+  module: string;
+  create(): unknown;
+}
+
+export function instrumentLibraries(
+  esm: boolean,
+  warn: (message: string) => void,
+  sink: LogSink,
+  own: OwnInstrumentation[] = [],
+) {
   const appRequire = createRequire(path.join(process.cwd(), 'package.json'));
   const present = LIBRARIES.filter((library) => appHas(appRequire, library.module));
   const logLibraries = LOG_LIBRARIES.filter((name) => appHas(appRequire, name));
-  if (present.length === 0 && logLibraries.length === 0) return [];
+  const ownPresent = own.filter((library) => appHas(appRequire, library.module));
+  if (present.length === 0 && logLibraries.length === 0 && ownPresent.length === 0) return [];
   const ownRequire = createRequire(import.meta.url);
   const instrumentations: unknown[] = [];
   if (logLibraries.length > 0) {
@@ -41,6 +53,13 @@ export function instrumentLibraries(esm: boolean, warn: (message: string) => voi
       instrumentations.push(...logLibraryInstrumentations(logLibraries, sink));
     } catch (error) {
       warn(`pino/winston output not captured: ${(error as Error).message}`);
+    }
+  }
+  for (const library of ownPresent) {
+    try {
+      instrumentations.push(library.create());
+    } catch (error) {
+      warn(`instrumentation for ${library.module} not loaded: ${(error as Error).message}`);
     }
   }
   for (const library of present) {
@@ -60,5 +79,5 @@ export function instrumentLibraries(esm: boolean, warn: (message: string) => voi
     registerInstrumentations(options: { instrumentations: unknown[] }): void;
   };
   registerInstrumentations({ instrumentations });
-  return [...present.map((library) => library.module), ...logLibraries];
+  return [...present.map((library) => library.module), ...logLibraries, ...ownPresent.map((library) => library.module)];
 }

@@ -27,6 +27,24 @@ export interface PreloadSettings {
   /** Module system of the app, so ESM loader hooks are registered only where they are needed. */
   module?: 'esm' | 'commonjs';
   shutdownTimeoutMs?: number;
+  /** The service's dependencies; a critical one with an open circuit breaker makes the service not ready. */
+  dependencies?: { name: string; critical: boolean }[];
+  /** Health, readiness and metrics endpoints on their own port; absent when the spec does not ask. */
+  admin?: AdminSettings;
+}
+
+export interface AdminSettings {
+  port: number;
+  /** 127.0.0.1 by default; any other address requires the bearer token for details and metrics. */
+  bind: string;
+  /** The environment variable holding the bearer token for /health/detailed and /metrics. */
+  tokenEnv: string;
+  /** Serve Prometheus /metrics (resilience, request duration, runtime). */
+  metrics: boolean;
+  /** Readiness fails while the event loop's delay stays above this. */
+  eventLoopDelayMs: number;
+  /** `http` services are ready once they listen; workers once the preload has started. */
+  readyWhen: 'listening' | 'started';
 }
 
 export const DEFAULT_SETTINGS: PreloadSettings = {

@@ -78,5 +78,11 @@ start({
     5000,
     10000
   ],
-  "maxRoutes": 100
+  "maxRoutes": 100,
+  "dependencies": [
+    {
+      "name": "ledger-db",
+      "critical": true
+    }
+  ]
 });

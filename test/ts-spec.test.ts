@@ -20,7 +20,7 @@ describe('otelkit.config.ts specs', () => {
     expect(error).toBeInstanceOf(SpecError);
     expect((error as SpecError).problems.map(formatProblem)).toEqual([
       'bad.config.ts:9:16: services[0].runtime: must be one of "node", "python", "go", "java", "rust", "dotnet", "other", got "deno"; use one of those',
-      'bad.config.ts:11:7: services[0].slo: unknown key "slo"; did you mean "slos"? (allowed here: name, description, runtime, kind, module, team, owners, frontends, routes, dependencies, slos, metrics_endpoint)',
+      'bad.config.ts:11:7: services[0].slo: unknown key "slo"; did you mean "slos"? (allowed here: name, description, runtime, kind, module, team, owners, frontends, routes, dependencies, slos, metrics_endpoint, admin)',
     ]);
   });
 });

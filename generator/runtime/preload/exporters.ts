@@ -136,11 +136,9 @@ const SAFE_SPAN_KEYS: ReadonlySet<string> = new Set([
 
 /** Redacts spans in place before they are encoded; the preload's own validated attributes are skipped. */
 export function spanRedaction(redactor: Redactor) {
-  return (spans: ReadableSpan[]) => {
-    for (const span of spans) {
-      redactAttributes(redactor, span.attributes as Record<string, unknown>, SAFE_SPAN_KEYS);
-      for (const event of span.events) redactAttributes(redactor, event.attributes as Record<string, unknown>);
-    }
+  return (span: ReadableSpan) => {
+    redactAttributes(redactor, span.attributes as Record<string, unknown>, SAFE_SPAN_KEYS);
+    for (const event of span.events) redactAttributes(redactor, event.attributes as Record<string, unknown>);
   };
 }
 

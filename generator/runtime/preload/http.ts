@@ -132,7 +132,7 @@ export function instrumentHttp(options: HttpInstrumentation) {
       }
       else debugRejected.add(1, { reason: verdict.reason });
     }
-    const active = context.active();
+    const active = contextManager.active();
     // most requests carry neither header; extracting from nothing still allocates
     const parent =
       headers.traceparent !== undefined || headers.baggage !== undefined ? propagation.extract(active, headers) : active;
@@ -156,7 +156,8 @@ export function instrumentHttp(options: HttpInstrumentation) {
     response.setHeader('x-request-id', requestId);
     state.context = new RequestContext(parent, state);
     if (debug) options.audit('debug token used', { [REQUEST_ID_ATTRIBUTE]: requestId, 'debug_token.expires_at': new Date(debugExpiresAt).toISOString() });
-    response.once('close', onClose);
+    // a response closes once; `on` avoids the wrapper closure `once` allocates per request
+    response.on('close', onClose);
   };
   // one shared listener rather than a closure per request
   function onClose(this: ServerResponse & WithState) {

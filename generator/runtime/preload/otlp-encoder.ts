@@ -179,7 +179,16 @@ export class ProtoBuffer {
 }
 
 function hrTime(out: ProtoBuffer, time: HrTime) {
-  const [seconds, nanos] = time;
+  timestamp(out, time[0], time[1]);
+}
+
+/** Epoch milliseconds as the tracer's HrTime getters would give them, without the array. */
+function epochMs(out: ProtoBuffer, ms: number) {
+  const seconds = Math.trunc(ms / 1000);
+  timestamp(out, seconds, Math.round((ms - seconds * 1000) * 1e6));
+}
+
+function timestamp(out: ProtoBuffer, seconds: number, nanos: number) {
   // seconds * 1e9 + nanos exceeds 2^53, so the 64-bit value is assembled from two 32-bit halves
   const lowSeconds = seconds & 0xffff;
   const highSeconds = (seconds / 65536) >>> 0;
@@ -308,10 +317,13 @@ export function encodeSpan(out: ProtoBuffer, span: ReadableSpan) {
     out.tag(6, WIRE_VARINT);
     out.varint(kind);
   }
+  const lean = span as { startEpochMs?: number; endEpochMs?: number };
   out.tag(7, WIRE_FIXED64);
-  hrTime(out, span.startTime);
+  if (lean.startEpochMs !== undefined) epochMs(out, lean.startEpochMs);
+  else hrTime(out, span.startTime);
   out.tag(8, WIRE_FIXED64);
-  hrTime(out, span.endTime);
+  if (lean.endEpochMs !== undefined) epochMs(out, lean.endEpochMs);
+  else hrTime(out, span.endTime);
   if (span.attributes) attributes(out, span.attributes, 9);
   out.tag(10, WIRE_VARINT);
   out.varint(span.droppedAttributesCount);

@@ -33,7 +33,7 @@ export interface EagerSpanProcessorOptions {
   /** Loaded on the first export: the transport is not needed to start the app. */
   load(): Promise<SpanTransport>;
   /** Redaction, applied to each span before it is encoded. */
-  prepare(spans: ReadableSpan[]): void;
+  prepare(span: ReadableSpan): void;
   onFailure(error: unknown): void;
   scheduledDelayMillis: number;
   maxQueueSize: number;
@@ -84,7 +84,7 @@ export class EagerSpanProcessor implements SpanProcessor {
 
   private encode(span: ReadableSpan) {
     try {
-      this.options.prepare([span]);
+      this.options.prepare(span);
       const scope = span.instrumentationScope;
       let entry = this.scopes.get(scope);
       if (!entry) {
@@ -118,7 +118,7 @@ export class EagerSpanProcessor implements SpanProcessor {
       if (this.waiting.length === 0) return undefined;
       const spans = this.waiting;
       this.waiting = [];
-      this.options.prepare(spans);
+      for (const span of spans) this.options.prepare(span);
       return { body: transport.serializeJson!(spans), spanCount: spans.length };
     }
     if (this.encodedCount === 0) return undefined;

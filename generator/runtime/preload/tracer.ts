@@ -106,14 +106,19 @@ function attributeValue(value: unknown): AttributeValue | undefined {
   }
 }
 
+// shared until a span gets its first event or link, so most spans allocate neither array
+const NO_EVENTS: TimedEvent[] = [];
+const NO_LINKS: Link[] = [];
+const UNSET_STATUS: SpanStatus = { code: SpanStatusCode.UNSET };
+
 export class LeanSpan implements Span, ReadableSpan {
   name: string;
   readonly kind: SpanKind;
   readonly parentSpanContext: SpanContext | undefined;
   readonly attributes: Attributes;
-  readonly links: Link[];
-  readonly events: TimedEvent[] = [];
-  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  links: Link[];
+  events: TimedEvent[] = NO_EVENTS;
+  status: SpanStatus = UNSET_STATUS;
   droppedAttributesCount = 0;
   droppedEventsCount = 0;
   droppedLinksCount = 0;
@@ -145,9 +150,21 @@ export class LeanSpan implements Span, ReadableSpan {
     this.parentSpanContext = parentSpanContext;
     this.startMs = startMs;
     this.attributes = {};
-    const { linkCount } = owner.limits;
-    this.links = links.length > linkCount ? links.slice(0, linkCount) : links;
-    this.droppedLinksCount = links.length - this.links.length;
+    if (links.length === 0) this.links = NO_LINKS;
+    else {
+      const { linkCount } = owner.limits;
+      this.links = links.slice(0, linkCount);
+      this.droppedLinksCount = links.length - this.links.length;
+    }
+  }
+
+  /** Start and end as epoch milliseconds, for the encoder (no HrTime arrays). */
+  get startEpochMs(): number {
+    return this.startMs;
+  }
+
+  get endEpochMs(): number {
+    return this.ended ? this.endMs : this.startMs;
   }
 
   get startTime(): HrTime {
@@ -201,6 +218,7 @@ export class LeanSpan implements Span, ReadableSpan {
         if (stored !== undefined) attributes[key] = stored;
       }
     }
+    if (this.events === NO_EVENTS) this.events = [];
     this.events.push({
       name,
       attributes,
@@ -213,6 +231,7 @@ export class LeanSpan implements Span, ReadableSpan {
   addLink(link: Link): this {
     if (this.ended) return this;
     if (this.links.length >= this.owner.limits.linkCount) this.droppedLinksCount++;
+    else if (this.links === NO_LINKS) this.links = [link];
     else this.links.push(link);
     return this;
   }
@@ -277,7 +296,7 @@ class LeanTracer implements Tracer {
     const traceId = validParent ? validParent.traceId : newTraceId();
     const spanId = newSpanId();
     const kind = options.kind ?? SpanKind.INTERNAL;
-    const links = options.links ?? [];
+    const links = options.links ?? NO_LINKS;
     const given = options.attributes ?? {};
     const result = this.provider.sampler.shouldSample(context, traceId, name, kind, given, links);
     const traceState = result.traceState ?? validParent?.traceState;

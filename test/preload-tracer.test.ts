@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { SpanKind, SpanStatusCode, TraceFlags, context, trace } from '@opentelemetry/api';
+import {
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  context,
+  defaultTextMapGetter,
+  propagation,
+  trace,
+} from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -10,6 +18,7 @@ import {
   type ReadableSpan,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
+import { createPropagator } from '../generator/runtime/preload/index.ts';
 import { ProtoBuffer, encodeRequest, encodeSpan } from '../generator/runtime/preload/otlp-encoder.ts';
 import type { LeanSpan } from '../generator/runtime/preload/tracer.ts';
 import { LeanTracerProvider } from '../generator/runtime/preload/tracer.ts';
@@ -171,5 +180,42 @@ describe('lean tracer', () => {
     });
     tracer.startSpan('child', {}, sampledParent).end();
     expect(ended.map((span) => span.name)).toEqual(['child']);
+  });
+});
+
+describe('OTEL_PROPAGATORS', () => {
+  const carrier = {
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    baggage: 'tenant=acme',
+  };
+  const extracted = (value: string | undefined) => {
+    const warnings: string[] = [];
+    const propagator = createPropagator(value === undefined ? {} : { OTEL_PROPAGATORS: value }, (m) =>
+      warnings.push(m),
+    );
+    const found = propagator.extract(context.active(), carrier, defaultTextMapGetter);
+    return {
+      traceId: trace.getSpanContext(found)?.traceId,
+      tenant: propagation.getBaggage(found)?.getEntry('tenant')?.value,
+      fields: propagator.fields(),
+      warnings,
+    };
+  };
+
+  it('defaults to W3C trace context and baggage, and honours the variable', () => {
+    expect(extracted(undefined)).toMatchObject({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      tenant: 'acme',
+    });
+    expect(extracted('tracecontext')).toMatchObject({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      tenant: undefined,
+    });
+    expect(extracted('none')).toMatchObject({ traceId: undefined, tenant: undefined, fields: [] });
+    const b3 = extracted('b3,baggage');
+    expect(b3).toMatchObject({ traceId: undefined, tenant: 'acme' });
+    expect(b3.warnings).toEqual([
+      'OTEL_PROPAGATORS: b3 is not supported by the otelkit preload (tracecontext, baggage, none); ignored',
+    ]);
   });
 });

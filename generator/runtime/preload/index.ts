@@ -109,9 +109,7 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
 
   const contextManager = new EnterableContextManager();
   context.setGlobalContextManager(contextManager);
-  propagation.setGlobalPropagator(
-    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
-  );
+  propagation.setGlobalPropagator(createPropagator(env, warn));
 
   const traceOptions = otlpOptions('traces', settings, env, warn);
   const tracerProvider = new LeanTracerProvider({
@@ -225,6 +223,23 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
     }),
     flush: () => bounded(shutdown, timeoutMs),
   });
+}
+
+/** OTEL_PROPAGATORS, as the SDK reads it; W3C trace context and baggage when unset. */
+export function createPropagator(env: NodeJS.ProcessEnv, warn: (message: string) => void) {
+  const names = (env.OTEL_PROPAGATORS ?? 'tracecontext,baggage')
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
+  const propagators = [];
+  for (const name of new Set(names)) {
+    if (name === 'tracecontext') propagators.push(new W3CTraceContextPropagator());
+    else if (name === 'baggage') propagators.push(new W3CBaggagePropagator());
+    else if (name !== 'none') {
+      warn(`OTEL_PROPAGATORS: ${name} is not supported by the otelkit preload (tracecontext, baggage, none); ignored`);
+    }
+  }
+  return new CompositePropagator({ propagators: names.includes('none') ? [] : propagators });
 }
 
 const bounded = (shutdown: () => Promise<void>, timeoutMs: number) =>

@@ -53,7 +53,16 @@ process.on('SIGTERM', () => { console.log('draining'); setTimeout(() => server.c
 setTimeout(() => server.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening ' + process.env.PORT)), 1200);
 `;
 
-async function makeApp(adminPort: number, bind = '127.0.0.1') {
+type ModuleKind = 'esm' | 'commonjs';
+
+/** The same app as an ES module: opossum is then patched through the ESM loader hook. */
+const esmApp = () =>
+  APP.replace(
+    "const http = require('node:http');\nconst CircuitBreaker = require('opossum');",
+    "import http from 'node:http';\nimport CircuitBreaker from 'opossum';",
+  );
+
+async function makeApp(adminPort: number, bind = '127.0.0.1', module: ModuleKind = 'commonjs') {
   const dir = await tempDir('preload-extras');
   await mkdir(path.join(dir, 'node_modules'), { recursive: true });
   await symlink(REPO, path.join(dir, 'node_modules', 'otelkit'));
@@ -62,9 +71,12 @@ async function makeApp(adminPort: number, bind = '127.0.0.1') {
     path.join(dir, 'package.json'),
     JSON.stringify({ name: 'app', version: '1.4.2', private: true }),
   );
-  await writeFile(path.join(dir, 'app.cjs'), APP);
+  await writeFile(
+    path.join(dir, module === 'esm' ? 'app.mjs' : 'app.cjs'),
+    module === 'esm' ? esmApp() : APP,
+  );
   await mkdir(path.join(dir, 'preload'));
-  const base = testModel('commonjs');
+  const base = testModel(module);
   const model = {
     ...base,
     services: [
@@ -82,8 +94,12 @@ async function makeApp(adminPort: number, bind = '127.0.0.1') {
   return dir;
 }
 
-function spawnApp(dir: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--require', `./preload/${SERVICE}.cjs`, 'app.cjs'], {
+function spawnApp(dir: string, env: Record<string, string>, module: ModuleKind = 'commonjs') {
+  const args =
+    module === 'esm'
+      ? ['--import', `./preload/${SERVICE}.mjs`, 'app.mjs']
+      : ['--require', `./preload/${SERVICE}.cjs`, 'app.cjs'];
+  const child = spawn(process.execPath, args, {
     cwd: dir,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -335,6 +351,40 @@ describe('preload admin endpoint and opossum breakers', () => {
       );
     } finally {
       app.child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('preload admin endpoint in an ES module app', () => {
+  it('sees opossum imported as an ES module open its breaker and fail readiness', async () => {
+    const receiver = await startReceiver();
+    const dependency = await startDependency();
+    const [adminPort, appPort] = [await freePort(), await freePort()];
+    const dir = await makeApp(adminPort, '127.0.0.1', 'esm');
+    const app = spawnApp(
+      dir,
+      { PORT: String(appPort), DEPENDENCY_URL: dependency.url, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
+      'esm',
+    );
+    try {
+      await until(
+        'readiness',
+        () => readyz(adminPort),
+        (r) => r.status === 200,
+      );
+      for (let i = 0; i < 4; i++) await get(appPort, '/pay');
+      expect(await readyz(adminPort)).toEqual({
+        status: 503,
+        reason: 'circuit breaker for critical dependency payments is open',
+      });
+      const details = JSON.parse((await get(adminPort, '/health/detailed')).body) as {
+        circuit_breakers: object;
+      };
+      expect(details.circuit_breakers).toEqual({ payments: 'open' });
+    } finally {
+      app.child.kill('SIGKILL');
+      await receiver.close();
+      await dependency.close();
     }
   });
 });

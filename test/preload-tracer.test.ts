@@ -19,8 +19,13 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import { createPropagator } from '../generator/runtime/preload/index.ts';
-import { ProtoBuffer, encodeRequest, encodeSpan } from '../generator/runtime/preload/otlp-encoder.ts';
-import type { LeanSpan } from '../generator/runtime/preload/tracer.ts';
+import {
+  ProtoBuffer,
+  encodeRequest,
+  encodeServerSpan,
+  encodeSpan,
+} from '../generator/runtime/preload/otlp-encoder.ts';
+import type { DeferredServerSpan, LeanSpan } from '../generator/runtime/preload/tracer.ts';
 import { LeanTracerProvider } from '../generator/runtime/preload/tracer.ts';
 
 /** Collects ended spans the way a processor sees them. */
@@ -217,5 +222,106 @@ describe('OTEL_PROPAGATORS', () => {
     expect(b3.warnings).toEqual([
       'OTEL_PROPAGATORS: b3 is not supported by the otelkit preload (tracecontext, baggage, none); ignored',
     ]);
+  });
+});
+
+describe('deferred server spans', () => {
+  const redact = (text: string) => text.replace(/\d{13,16}/g, '[REDACTED:card]');
+  const cases = [
+    {
+      name: 'plain',
+      debug: false,
+      userAgent: 'curl/8',
+      response: { route: '/orders/{orderId}', status: 200, aborted: false },
+    },
+    {
+      name: 'debug, no user agent, aborted 503',
+      debug: true,
+      userAgent: undefined,
+      response: { route: '/pay', status: 503, aborted: true },
+    },
+  ];
+
+  it.each(cases)(
+    'encode from the request facts exactly as the equivalent span object ($name)',
+    ({ debug, userAgent, response }) => {
+      const ended: DeferredServerSpan[] = [];
+      const processor = {
+        ...collector().processor,
+        onEndServer: (span: DeferredServerSpan) => void ended.push(span),
+      };
+      const provider = new LeanTracerProvider({ resource, sampler: new AlwaysOnSampler(), processor });
+      const parent = trace.setSpanContext(context.active(), {
+        traceId: '0af7651916cd43dd8448eb211c80319c',
+        spanId: 'b7ad6b7169203331',
+        traceFlags: TraceFlags.SAMPLED,
+        isRemote: true,
+        traceState: new TraceState('vendor=a'),
+      });
+      const span = provider.getTracer('otelkit-preload').startServerSpan(
+        {
+          method: 'POST',
+          path: '/pay/4111111111111111',
+          scheme: 'http',
+          requestId: 'req-1',
+          frontend: 'web',
+          debug,
+          userAgent,
+        },
+        parent,
+      ) as DeferredServerSpan;
+      span.endRequest(response);
+      expect(ended).toEqual([span]);
+
+      const fromFacts = new ProtoBuffer(16);
+      encodeServerSpan(fromFacts, span, redact);
+      const readable = span.toReadableSpan();
+      for (const key of ['url.path', 'user_agent.original']) {
+        const value = readable.attributes[key];
+        if (typeof value === 'string') (readable.attributes as Record<string, unknown>)[key] = redact(value);
+      }
+      expect(readable.attributes['url.path']).toBe('/pay/[REDACTED:card]');
+      const fromObject = new ProtoBuffer(16);
+      encodeSpan(fromObject, readable);
+      const scope = readable.instrumentationScope;
+      const ours = encodeRequest(resource.attributes, [[scope, fromFacts]]);
+      const reference = Buffer.from(ProtobufTraceSerializer.serializeRequest([readable])!);
+      expect(ours.toString('hex')).toBe(reference.toString('hex'));
+      expect(fromFacts.bytes().toString('hex')).toBe(fromObject.bytes().toString('hex'));
+    },
+  );
+
+  it('turn into a full span when the app changes the active span, keeping what the preload set', () => {
+    const { ended, processor } = collector();
+    const provider = new LeanTracerProvider({ resource, sampler: new AlwaysOnSampler(), processor });
+    const span = provider.getTracer('otelkit-preload').startServerSpan(
+      {
+        method: 'GET',
+        path: '/orders/7',
+        scheme: 'https',
+        requestId: 'req-2',
+        frontend: 'ios',
+        debug: false,
+        userAgent: undefined,
+      },
+      context.active(),
+    ) as DeferredServerSpan;
+    span.setAttribute('order.id', '7');
+    expect(span.deferred).toBe(false);
+    span.endRequest({ route: '/orders/{orderId}', status: 200, aborted: false });
+    expect(ended).toHaveLength(1);
+    expect(ended[0]!.name).toBe('GET /orders/{orderId}');
+    expect(Object.keys(ended[0]!.attributes)).toEqual([
+      'http.request.method',
+      'url.path',
+      'url.scheme',
+      'request_id',
+      'frontend',
+      'order.id',
+      'http.route',
+      'http.response.status_code',
+    ]);
+    span.setAttribute('late', true);
+    expect(ended[0]!.attributes.late).toBeUndefined();
   });
 });

@@ -15,13 +15,12 @@ import {
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { ADMIN_SERVER } from './admin.ts';
+import { DeferredServerSpan, type LeanTracer } from './tracer.ts';
 import { RequestContext, type EnterableContextManager, type RequestState } from './context.ts';
 import { DEBUG_SECRET_ENV, DEBUG_TOKEN_HEADER, verifyDebugToken } from './debug-token.ts';
 import type { DurationHistogram } from './histogram.ts';
 import { createPathNormaliser } from './routes.ts';
 import {
-  DEBUG_ATTRIBUTE,
-  FRONTEND_ATTRIBUTE,
   OVERFLOW_ROUTE,
   REQUEST_ID_ATTRIBUTE,
   UNKNOWN_FRONTEND,
@@ -41,7 +40,7 @@ type WithState = { [STATE]?: RequestState };
 type ExpressLike = IncomingMessage & { route?: { path?: unknown }; baseUrl?: string } & WithState;
 
 export interface HttpInstrumentation {
-  tracer: Tracer;
+  tracer: LeanTracer;
   duration: DurationHistogram;
   debugRejected: Counter;
   contextManager: EnterableContextManager;
@@ -90,12 +89,8 @@ export function instrumentHttp(options: HttpInstrumentation) {
     const route = routeOf(state, state.path);
     const status = response.statusCode;
     const { span } = state;
-    span.setAttribute('http.route', route);
-    span.setAttribute('http.response.status_code', status);
-    if (!response.writableFinished) span.setAttribute('error.type', 'aborted');
-    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-    span.updateName(`${state.method} ${route}`);
-    span.end();
+    // unsampled requests carry a non-recording span: nothing to finish
+    if (span instanceof DeferredServerSpan) span.endRequest({ route, status, aborted: !response.writableFinished });
     // contexts captured by lingering timers keep only this small stand-in, not the finished span
     state.span = trace.wrapSpanContext(span.spanContext());
     state.context = undefined;
@@ -139,17 +134,18 @@ export function instrumentHttp(options: HttpInstrumentation) {
     const url = request.url ?? '/';
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
-    const attributes: Attributes = {
-      'http.request.method': method,
-      'url.path': path,
-      'url.scheme': (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-      [REQUEST_ID_ATTRIBUTE]: requestId,
-      [FRONTEND_ATTRIBUTE]: frontend,
-    };
-    if (debug) attributes[DEBUG_ATTRIBUTE] = true;
-    const userAgent = headers['user-agent'];
-    if (userAgent) attributes['user_agent.original'] = userAgent;
-    const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes }, parent);
+    const span = tracer.startServerSpan(
+      {
+        method,
+        path,
+        scheme: (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
+        requestId,
+        frontend,
+        debug,
+        userAgent: headers['user-agent'],
+      },
+      parent,
+    );
     const state: RequestState = { span, requestId, frontend, debug, method, path, startedAt, route: undefined, ended: false };
     request[STATE] = state;
     response[STATE] = state;

@@ -120,6 +120,7 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
       resource,
       load: () => loadSpanTransport(traceOptions, CONCURRENCY_LIMIT),
       prepare: spanRedaction(redactor),
+      redactText: redactor.text,
       onFailure: exportFailed('traces'),
       scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY, 5000),
       maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048),

@@ -1,5 +1,6 @@
 import type { Attributes, HrTime, Link, SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE } from './settings.ts';
 
 /**
  * OTLP protobuf encoding of spans, one span at a time as it ends, into a growing off-heap buffer.
@@ -358,6 +359,96 @@ export function encodeSpan(out: ProtoBuffer, span: ReadableSpan) {
   out.tag(3, WIRE_VARINT);
   out.varint(span.status.code);
   out.end(statusStart);
+  out.tag(16, WIRE_FIXED32);
+  out.fixed32(spanFlags(context.traceFlags, parent?.isRemote));
+  out.end(start);
+}
+
+/** What encodeServerSpan needs of a deferred server span (see tracer.ts DeferredServerSpan). */
+export interface ServerSpanRecord {
+  spanContext(): SpanContext;
+  parentSpanContext: SpanContext | undefined;
+  facts: { method: string; path: string; scheme: string; requestId: string; frontend: string; debug: boolean; userAgent: string | undefined };
+  response: { route: string; status: number; aborted: boolean } | undefined;
+  startEpochMs: number;
+  endEpochMs: number;
+}
+
+function stringAttribute(out: ProtoBuffer, key: string, value: string) {
+  out.tag(9, WIRE_LEN);
+  const start = out.begin();
+  out.tag(1, WIRE_LEN);
+  out.string(key);
+  out.tag(2, WIRE_LEN);
+  const valueStart = out.begin();
+  out.tag(1, WIRE_LEN);
+  out.string(value);
+  out.end(valueStart);
+  out.end(start);
+}
+
+/**
+ * A server span straight from the request's facts: the same bytes encodeSpan writes for the
+ * equivalent span object (attributes in the order the preload sets them), without building it.
+ * `redactText` is applied to the two values that come from the client (path and user agent).
+ */
+export function encodeServerSpan(out: ProtoBuffer, span: ServerSpanRecord, redactText: (text: string) => string) {
+  const { facts } = span;
+  const response = span.response ?? { route: facts.path, status: 0, aborted: true };
+  out.tag(2, WIRE_LEN);
+  const start = out.begin();
+  const context = span.spanContext();
+  out.tag(1, WIRE_LEN);
+  out.hexId(context.traceId);
+  out.tag(2, WIRE_LEN);
+  out.hexId(context.spanId);
+  const traceState = context.traceState?.serialize();
+  if (traceState) {
+    out.tag(3, WIRE_LEN);
+    out.string(traceState);
+  }
+  const parent = span.parentSpanContext;
+  if (parent?.spanId) {
+    out.tag(4, WIRE_LEN);
+    out.hexId(parent.spanId);
+  }
+  out.tag(5, WIRE_LEN);
+  out.string(`${facts.method} ${response.route}`);
+  out.tag(6, WIRE_VARINT);
+  out.varint(2); // SpanKind.SERVER (1) + 1: OTLP counts from UNSPECIFIED
+  out.tag(7, WIRE_FIXED64);
+  epochMs(out, span.startEpochMs);
+  out.tag(8, WIRE_FIXED64);
+  epochMs(out, span.endEpochMs);
+  stringAttribute(out, 'http.request.method', facts.method);
+  stringAttribute(out, 'url.path', redactText(facts.path));
+  stringAttribute(out, 'url.scheme', facts.scheme);
+  stringAttribute(out, REQUEST_ID_ATTRIBUTE, facts.requestId);
+  stringAttribute(out, FRONTEND_ATTRIBUTE, facts.frontend);
+  if (facts.debug) {
+    out.tag(9, WIRE_LEN);
+    const debugStart = out.begin();
+    keyValue(out, DEBUG_ATTRIBUTE, true);
+    out.end(debugStart);
+  }
+  if (facts.userAgent) stringAttribute(out, 'user_agent.original', redactText(facts.userAgent));
+  stringAttribute(out, 'http.route', response.route);
+  out.tag(9, WIRE_LEN);
+  const statusStart = out.begin();
+  keyValue(out, 'http.response.status_code', response.status);
+  out.end(statusStart);
+  if (response.aborted) stringAttribute(out, 'error.type', 'aborted');
+  out.tag(10, WIRE_VARINT);
+  out.varint(0);
+  out.tag(12, WIRE_VARINT);
+  out.varint(0);
+  out.tag(14, WIRE_VARINT);
+  out.varint(0);
+  out.tag(15, WIRE_LEN);
+  const spanStatus = out.begin();
+  out.tag(3, WIRE_VARINT);
+  out.varint(response.status >= 500 ? 2 : 0);
+  out.end(spanStatus);
   out.tag(16, WIRE_FIXED32);
   out.fixed32(spanFlags(context.traceFlags, parent?.isRemote));
   out.end(start);

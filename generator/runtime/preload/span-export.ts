@@ -1,9 +1,10 @@
 import { TraceFlags, type Context } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, Span } from '@opentelemetry/sdk-trace';
 import type { OtlpOptions } from './exporters.ts';
-import { ProtoBuffer, encodeRequest, encodeSpan, type Scope } from './otlp-encoder.ts';
+import { ProtoBuffer, encodeRequest, encodeServerSpan, encodeSpan, type Scope } from './otlp-encoder.ts';
+import type { DeferredServerSpan, ServerSpanProcessor } from './tracer.ts';
 
 /**
  * A batching span processor that encodes each span to OTLP protobuf the moment it ends and keeps
@@ -34,6 +35,8 @@ export interface EagerSpanProcessorOptions {
   load(): Promise<SpanTransport>;
   /** Redaction, applied to each span before it is encoded. */
   prepare(span: ReadableSpan): void;
+  /** Redaction of a deferred server span's client-given values (path, user agent). */
+  redactText(text: string): string;
   onFailure(error: unknown): void;
   scheduledDelayMillis: number;
   maxQueueSize: number;
@@ -41,7 +44,7 @@ export interface EagerSpanProcessorOptions {
   exportTimeoutMillis: number;
 }
 
-export class EagerSpanProcessor implements SpanProcessor {
+export class EagerSpanProcessor implements ServerSpanProcessor {
   private readonly options: EagerSpanProcessorOptions;
   /** Spans not encoded yet: JSON batches, or while resource detectors are still running. */
   private waiting: ReadableSpan[] = [];
@@ -78,20 +81,48 @@ export class EagerSpanProcessor implements SpanProcessor {
     }
     if (this.options.json || !this.resourceReady) this.waiting.push(span);
     else this.encode(span);
-    if (queued + 1 >= this.options.maxExportBatchSize) void this.flush();
+    this.scheduleFlush(queued + 1);
+  }
+
+  /** A server span still held as the request's facts: encoded from them, no span object built. */
+  onEndServer(span: DeferredServerSpan): void {
+    if (this.options.json || !this.resourceReady || !span.deferred) {
+      this.onEnd(span.toReadableSpan());
+      return;
+    }
+    if (this.stopped || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    const queued = this.encodedCount;
+    if (queued >= this.options.maxQueueSize) {
+      this.dropped++;
+      return;
+    }
+    try {
+      encodeServerSpan(this.scopeBuffer(span.instrumentationScope), span, this.options.redactText);
+      this.encodedCount++;
+    } catch (error) {
+      this.options.onFailure(error);
+    }
+    this.scheduleFlush(queued + 1);
+  }
+
+  private scopeBuffer(scope: Scope): ProtoBuffer {
+    let entry = this.scopes.get(scope);
+    if (!entry) {
+      entry = [scope, new ProtoBuffer()];
+      this.scopes.set(scope, entry);
+    }
+    return entry[1];
+  }
+
+  private scheduleFlush(queued: number) {
+    if (queued >= this.options.maxExportBatchSize) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.options.scheduledDelayMillis).unref();
   }
 
   private encode(span: ReadableSpan) {
     try {
       this.options.prepare(span);
-      const scope = span.instrumentationScope;
-      let entry = this.scopes.get(scope);
-      if (!entry) {
-        entry = [scope, new ProtoBuffer()];
-        this.scopes.set(scope, entry);
-      }
-      encodeSpan(entry[1], span);
+      encodeSpan(this.scopeBuffer(span.instrumentationScope), span);
       this.encodedCount++;
     } catch (error) {
       this.options.onFailure(error);

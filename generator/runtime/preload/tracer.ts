@@ -22,6 +22,7 @@ import {
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
+import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE } from './settings.ts';
 import { SamplingDecision, type ReadableSpan, type Sampler, type SpanProcessor, type TimedEvent } from '@opentelemetry/sdk-trace';
 
 /**
@@ -261,6 +262,13 @@ export class LeanSpan implements Span, ReadableSpan {
     this.owner.processor.onEnd(this);
   }
 
+  /** Ends without handing the span to the processor (it is being handed over by its caller). */
+  endQuietly(endMs: number): void {
+    if (this.ended) return;
+    this.endMs = Math.max(this.startMs, endMs);
+    this.ended = true;
+  }
+
   isRecording(): boolean {
     return !this.ended;
   }
@@ -279,7 +287,7 @@ export class LeanSpan implements Span, ReadableSpan {
   }
 }
 
-class LeanTracer implements Tracer {
+export class LeanTracer implements Tracer {
   private readonly provider: LeanTracerProvider;
   private readonly scope: ReadableSpan['instrumentationScope'];
 
@@ -319,6 +327,27 @@ class LeanTracer implements Tracer {
     return span;
   }
 
+  /**
+   * The server span of an incoming request, sampled like any span but kept as the request's facts
+   * until something asks for more than its context (logs and child spans only read the context).
+   */
+  startServerSpan(facts: ServerRequestFacts, context: Context): Span {
+    if (isTracingSuppressed(context)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+    const parent = trace.getSpanContext(context);
+    const validParent = parent !== undefined && trace.isSpanContextValid(parent) ? parent : undefined;
+    const traceId = validParent ? validParent.traceId : newTraceId();
+    const spanId = newSpanId();
+    const sampling = facts.debug ? DEBUG_SAMPLING_ATTRIBUTES : NO_ATTRIBUTES;
+    const result = this.provider.sampler.shouldSample(context, traceId, facts.method, SpanKind.SERVER, sampling, NO_LINKS);
+    const traceState = result.traceState ?? validParent?.traceState;
+    const traceFlags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
+    const spanContext: SpanContext = traceState ? { traceId, spanId, traceFlags, traceState } : { traceId, spanId, traceFlags };
+    if (result.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
+    const span = new DeferredServerSpan(this.provider, this.scope, spanContext, validParent, facts, nowMs());
+    if (result.attributes) span.setAttributes(result.attributes);
+    return span;
+  }
+
   startActiveSpan<F extends (span: Span) => unknown>(name: string, ...rest: unknown[]): ReturnType<F> {
     const fn = rest.pop() as F;
     const [options, parent] = rest as [SpanOptions | undefined, Context | undefined];
@@ -326,6 +355,195 @@ class LeanTracer implements Tracer {
     const span = this.startSpan(name, options, context);
     return contextApi.with(trace.setSpan(context, span), fn as (span: Span) => ReturnType<F>, undefined, span);
   }
+}
+
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+// the debug-aware sampler samples requests carrying a valid debug token by this attribute
+const DEBUG_SAMPLING_ATTRIBUTES: Attributes = Object.freeze({ [DEBUG_ATTRIBUTE]: true });
+
+export interface ServerRequestFacts {
+  method: string;
+  path: string;
+  scheme: 'http' | 'https';
+  requestId: string;
+  frontend: string;
+  debug: boolean;
+  userAgent: string | undefined;
+}
+
+export interface ServerResponseFacts {
+  route: string;
+  status: number;
+  aborted: boolean;
+}
+
+/** A processor that can take a server span as facts, without its span object. */
+export interface ServerSpanProcessor extends SpanProcessor {
+  onEndServer?(span: DeferredServerSpan): void;
+}
+
+/**
+ * A request's server span. Until something changes it (an app setting attributes or events on the
+ * active span), it is the request's facts plus ids and times, and the processor encodes it from
+ * those; the first change turns it into a LeanSpan with the same attributes in the same order, so
+ * what is exported is identical either way.
+ */
+export class DeferredServerSpan implements Span {
+  readonly kind = SpanKind.SERVER;
+  readonly resource: Resource;
+  readonly instrumentationScope: ReadableSpan['instrumentationScope'];
+  readonly parentSpanContext: SpanContext | undefined;
+  readonly facts: ServerRequestFacts;
+  readonly startEpochMs: number;
+  endEpochMs = 0;
+  response: ServerResponseFacts | undefined;
+  private readonly context: SpanContext;
+  private readonly owner: LeanTracerProvider;
+  private full: LeanSpan | undefined;
+  private ended = false;
+
+  constructor(
+    owner: LeanTracerProvider,
+    scope: ReadableSpan['instrumentationScope'],
+    spanContext: SpanContext,
+    parentSpanContext: SpanContext | undefined,
+    facts: ServerRequestFacts,
+    startMs: number,
+  ) {
+    this.owner = owner;
+    this.resource = owner.resource;
+    this.instrumentationScope = scope;
+    this.context = spanContext;
+    this.parentSpanContext = parentSpanContext;
+    this.facts = facts;
+    this.startEpochMs = startMs;
+  }
+
+  /** The attributes a server span starts with, in the order they are encoded. */
+  initialAttributes(): Attributes {
+    const { facts } = this;
+    const attributes: Attributes = {
+      'http.request.method': facts.method,
+      'url.path': facts.path,
+      'url.scheme': facts.scheme,
+      [REQUEST_ID_ATTRIBUTE]: facts.requestId,
+      [FRONTEND_ATTRIBUTE]: facts.frontend,
+    };
+    if (facts.debug) attributes[DEBUG_ATTRIBUTE] = true;
+    if (facts.userAgent) attributes['user_agent.original'] = facts.userAgent;
+    return attributes;
+  }
+
+  /** Whether the span is still just facts, so the processor may encode it from them. */
+  get deferred(): boolean {
+    return this.full === undefined;
+  }
+
+  private materialise(): LeanSpan {
+    if (!this.full) {
+      const span = new LeanSpan(
+        this.owner,
+        this.instrumentationScope,
+        this.facts.method,
+        this.context,
+        SpanKind.SERVER,
+        this.parentSpanContext,
+        NO_LINKS,
+        this.startEpochMs,
+      );
+      span.setAttributes(this.initialAttributes());
+      this.full = span;
+    }
+    return this.full;
+  }
+
+  /** The span as a ReadableSpan, ended with the response facts, for processors that need objects. */
+  toReadableSpan(): LeanSpan {
+    const span = this.materialise();
+    if (this.response && !span.ended) {
+      applyResponse(span, this.facts.method, this.response);
+      span.endQuietly(this.endEpochMs);
+    }
+    return span;
+  }
+
+  /** The preload's end of the request: response facts, then the processor. */
+  endRequest(response: ServerResponseFacts): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.full) {
+      applyResponse(this.full, this.facts.method, response);
+      this.full.end();
+      return;
+    }
+    this.response = response;
+    this.endEpochMs = Math.max(this.startEpochMs, nowMs());
+    const processor = this.owner.processor as ServerSpanProcessor;
+    if (processor.onEndServer) processor.onEndServer(this);
+    else processor.onEnd(this.toReadableSpan());
+  }
+
+  spanContext(): SpanContext {
+    return this.context;
+  }
+
+  isRecording(): boolean {
+    return !this.ended && !this.full?.ended;
+  }
+
+  setAttribute(key: string, value: unknown): this {
+    if (!this.ended) this.materialise().setAttribute(key, value);
+    return this;
+  }
+
+  setAttributes(attributes: Attributes): this {
+    if (!this.ended) this.materialise().setAttributes(attributes);
+    return this;
+  }
+
+  addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
+    if (!this.ended) this.materialise().addEvent(name, attributesOrTime, time);
+    return this;
+  }
+
+  addLink(link: Link): this {
+    if (!this.ended) this.materialise().addLink(link);
+    return this;
+  }
+
+  addLinks(links: Link[]): this {
+    if (!this.ended) this.materialise().addLinks(links);
+    return this;
+  }
+
+  setStatus(status: SpanStatus): this {
+    if (!this.ended) this.materialise().setStatus(status);
+    return this;
+  }
+
+  updateName(name: string): this {
+    if (!this.ended) this.materialise().updateName(name);
+    return this;
+  }
+
+  recordException(exception: Exception, time?: TimeInput): void {
+    if (!this.ended) this.materialise().recordException(exception, time);
+  }
+
+  end(endTime?: TimeInput): void {
+    if (this.ended) return;
+    // ended by someone else before the response: what they ended is what is exported
+    this.ended = true;
+    this.materialise().end(endTime);
+  }
+}
+
+function applyResponse(span: LeanSpan, method: string, response: ServerResponseFacts) {
+  span.setAttribute('http.route', response.route);
+  span.setAttribute('http.response.status_code', response.status);
+  if (response.aborted) span.setAttribute('error.type', 'aborted');
+  if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+  span.updateName(`${method} ${response.route}`);
 }
 
 export interface LeanTracerProviderOptions {
@@ -349,7 +567,7 @@ export class LeanTracerProvider implements TracerProvider {
     this.limits = { attributeCount: 128, eventCount: 128, linkCount: 128, ...options.limits };
   }
 
-  getTracer(name: string, version?: string, options?: { schemaUrl?: string }): Tracer {
+  getTracer(name: string, version?: string, options?: { schemaUrl?: string }): LeanTracer {
     const key = `${name}@${version ?? ''}:${options?.schemaUrl ?? ''}`;
     let tracer = this.tracers.get(key);
     if (!tracer) {

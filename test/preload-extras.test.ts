@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -442,6 +443,22 @@ describe('preload exception capture', () => {
         { 'exception.type': 'Error', origin: 'unhandled_rejection' },
       ]);
       process.stdout.write(`unhandled rejection log line: ${JSON.stringify(line)}\n`);
+      // the resource: service identity, and host attributes read without starting the thread pool
+      const traces = receiver.requests.find((request) => request.path === '/v1/traces');
+      const resource = (
+        JSON.parse(traces!.text) as { resourceSpans: { resource: { attributes: { key: string }[] } }[] }
+      ).resourceSpans[0]!.resource;
+      const keys = resource.attributes.map((attribute) => attribute.key);
+      expect(keys).toEqual(
+        expect.arrayContaining([
+          'service.name',
+          'deployment.environment.name',
+          'host.name',
+          'host.arch',
+          'process.pid',
+        ]),
+      );
+      if (existsSync('/etc/machine-id')) expect(keys).toContain('host.id');
     } finally {
       app.child.kill('SIGKILL');
       await receiver.close();

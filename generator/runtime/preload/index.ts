@@ -3,16 +3,17 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import {
   detectResources,
   envDetector,
-  hostDetector,
   osDetector,
   processDetector,
   resourceFromAttributes,
+  type ResourceDetector,
 } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ADMIN_SERVER, startAdmin, type Admin } from './admin.ts';
@@ -104,7 +105,7 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
     'deployment.environment.name': settings.environment,
   }).merge(
     // env last so OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES win; no cloud detectors, so no metadata probes
-    detectResources({ detectors: [hostDetector, osDetector, processDetector, envDetector] }),
+    detectResources({ detectors: [hostAttributes, osDetector, processDetector, envDetector] }),
   );
 
   const contextManager = new EnterableContextManager();
@@ -242,6 +243,30 @@ export function createPropagator(env: NodeJS.ProcessEnv, warn: (message: string)
   }
   return new CompositePropagator({ propagators: names.includes('none') ? [] : propagators });
 }
+
+const HOST_ARCH: Record<string, string> = { arm: 'arm32', ppc: 'ppc32', x64: 'amd64' };
+
+/**
+ * host.name, host.arch and host.id as the SDK's host detector reports them, but read synchronously:
+ * its asynchronous machine-id read starts libuv's thread pool, four threads and ~5 MiB of resident
+ * memory in an app that might never use the pool otherwise.
+ */
+const hostAttributes: ResourceDetector = {
+  detect: () => {
+    let id: string | undefined;
+    for (const file of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
+      try {
+        id = readFileSync(file, 'utf8').trim() || undefined;
+        if (id) break;
+      } catch {
+        // not Linux, or no machine id: host.id is optional
+      }
+    }
+    const attributes: Record<string, string> = { 'host.name': os.hostname(), 'host.arch': HOST_ARCH[os.arch()] ?? os.arch() };
+    if (id) attributes['host.id'] = id;
+    return { attributes };
+  },
+};
 
 const bounded = (shutdown: () => Promise<void>, timeoutMs: number) =>
   Promise.race([

@@ -37,8 +37,14 @@ export class ProtoBuffer {
     this.pos = 0;
   }
 
+  /** A copy of the bytes written, independent of later writes. */
   bytes(): Buffer {
     return Buffer.from(this.buffer.subarray(0, this.pos));
+  }
+
+  /** The bytes written, without copying; only for a buffer that is not written to again. */
+  view(): Buffer {
+    return this.buffer.subarray(0, this.pos);
   }
 
   private ensure(extra: number) {
@@ -465,7 +471,11 @@ export interface Scope {
  * `resourceAttributes` are the resource's resolved attributes.
  */
 export function encodeRequest(resourceAttributes: Attributes, scopes: Iterable<[Scope, ProtoBuffer]>): Buffer {
-  const out = new ProtoBuffer();
+  // one allocation of about the final size instead of doubling from 16 KiB: batches are ~150 KiB,
+  // and every doubling was another short-lived buffer outside the V8 heap
+  const entries = [...scopes];
+  const spanBytes = entries.reduce((sum, [, spans]) => sum + spans.pos, 0);
+  const out = new ProtoBuffer(spanBytes + 8192);
   out.tag(1, WIRE_LEN);
   const resourceSpans = out.begin();
   out.tag(1, WIRE_LEN);
@@ -474,7 +484,7 @@ export function encodeRequest(resourceAttributes: Attributes, scopes: Iterable<[
   out.tag(2, WIRE_VARINT);
   out.varint(0);
   out.end(resource);
-  for (const [scope, spans] of scopes) {
+  for (const [scope, spans] of entries) {
     if (spans.pos === 0) continue;
     out.tag(2, WIRE_LEN);
     const scopeSpans = out.begin();
@@ -495,5 +505,5 @@ export function encodeRequest(resourceAttributes: Attributes, scopes: Iterable<[
     out.end(scopeSpans);
   }
   out.end(resourceSpans);
-  return out.bytes();
+  return out.view();
 }

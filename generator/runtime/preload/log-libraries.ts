@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { isEsmNamespace, loadInstrumentationApi } from './instrumentation-api.ts';
 import type { Level, LogSink } from './logs.ts';
 
 /**
@@ -124,17 +124,7 @@ function patchWinston(exports: Record<string, unknown>, sink: LogSink) {
 
 /** Instrumentations (CommonJS require and, with the loader hook, ESM import) for pino and winston. */
 export function logLibraryInstrumentations(present: readonly string[], sink: LogSink): unknown[] {
-  const ownRequire = createRequire(import.meta.url);
-  const { InstrumentationBase, InstrumentationNodeModuleDefinition } = ownRequire('@opentelemetry/instrumentation') as {
-    InstrumentationBase: new (name: string, version: string, config: object) => object;
-    InstrumentationNodeModuleDefinition: new (
-      name: string,
-      versions: string[],
-      patch: (exports: unknown) => unknown,
-    ) => unknown;
-  };
-  const esmExports = (module: unknown) =>
-    (module as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Module';
+  const { InstrumentationBase, InstrumentationNodeModuleDefinition } = loadInstrumentationApi();
   class LogLibraries extends InstrumentationBase {
     constructor() {
       super('otelkit-log-libraries', '1.0.0', {});
@@ -144,7 +134,7 @@ export function logLibraryInstrumentations(present: readonly string[], sink: Log
       if (present.includes('pino')) {
         definitions.push(
           new InstrumentationNodeModuleDefinition('pino', ['>=7 <11'], (module) => {
-            if (!esmExports(module)) return patchPino(module as Fn, sink);
+            if (!isEsmNamespace(module)) return patchPino(module as Fn, sink);
             const namespace = module as Record<string, unknown>;
             const patched = patchPino(namespace.default as Fn, sink);
             namespace.default = patched;
@@ -157,7 +147,7 @@ export function logLibraryInstrumentations(present: readonly string[], sink: Log
         definitions.push(
           new InstrumentationNodeModuleDefinition('winston', ['>=3 <4'], (module) => {
             const namespace = module as Record<string, unknown>;
-            if (esmExports(module)) {
+            if (isEsmNamespace(module)) {
               patchWinston(namespace.default as Record<string, unknown>, sink);
               namespace.createLogger = (namespace.default as Record<string, unknown>).createLogger;
             } else patchWinston(namespace, sink);

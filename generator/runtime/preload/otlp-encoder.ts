@@ -282,15 +282,8 @@ const spanFlags = (traceFlags: number, isRemote: boolean | undefined) =>
 
 function link(out: ProtoBuffer, value: Link) {
   const context: SpanContext = value.context;
-  out.tag(1, WIRE_LEN);
-  out.hexId(context.traceId);
-  out.tag(2, WIRE_LEN);
-  out.hexId(context.spanId);
-  const traceState = context.traceState?.serialize();
-  if (traceState) {
-    out.tag(3, WIRE_LEN);
-    out.string(traceState);
-  }
+  // a link's fields 1-3 are a span's: trace id, span id, trace state
+  spanIdentity(out, context, undefined);
   if (value.attributes) attributes(out, value.attributes, 4);
   out.tag(5, WIRE_VARINT);
   out.varint(value.droppedAttributesCount || 0);
@@ -298,11 +291,8 @@ function link(out: ProtoBuffer, value: Link) {
   out.fixed32(spanFlags(context.traceFlags, context.isRemote));
 }
 
-/** One `ScopeSpans.spans` entry (field 2): the span's tag, length and message. */
-export function encodeSpan(out: ProtoBuffer, span: ReadableSpan) {
-  out.tag(2, WIRE_LEN);
-  const start = out.begin();
-  const context = span.spanContext();
+/** Span fields 1-4 (trace id, span id, trace state, parent span id); links share 1-3. */
+function spanIdentity(out: ProtoBuffer, context: SpanContext, parent: SpanContext | undefined) {
   out.tag(1, WIRE_LEN);
   out.hexId(context.traceId);
   out.tag(2, WIRE_LEN);
@@ -312,11 +302,19 @@ export function encodeSpan(out: ProtoBuffer, span: ReadableSpan) {
     out.tag(3, WIRE_LEN);
     out.string(traceState);
   }
-  const parent = span.parentSpanContext;
   if (parent?.spanId) {
     out.tag(4, WIRE_LEN);
     out.hexId(parent.spanId);
   }
+}
+
+/** One `ScopeSpans.spans` entry (field 2): the span's tag, length and message. */
+export function encodeSpan(out: ProtoBuffer, span: ReadableSpan) {
+  out.tag(2, WIRE_LEN);
+  const start = out.begin();
+  const context = span.spanContext();
+  const parent = span.parentSpanContext;
+  spanIdentity(out, context, parent);
   out.tag(5, WIRE_LEN);
   out.string(span.name);
   const kind = span.kind == null ? 0 : span.kind + 1;
@@ -404,20 +402,8 @@ export function encodeServerSpan(out: ProtoBuffer, span: ServerSpanRecord, redac
   out.tag(2, WIRE_LEN);
   const start = out.begin();
   const context = span.spanContext();
-  out.tag(1, WIRE_LEN);
-  out.hexId(context.traceId);
-  out.tag(2, WIRE_LEN);
-  out.hexId(context.spanId);
-  const traceState = context.traceState?.serialize();
-  if (traceState) {
-    out.tag(3, WIRE_LEN);
-    out.string(traceState);
-  }
   const parent = span.parentSpanContext;
-  if (parent?.spanId) {
-    out.tag(4, WIRE_LEN);
-    out.hexId(parent.spanId);
-  }
+  spanIdentity(out, context, parent);
   out.tag(5, WIRE_LEN);
   out.string(`${facts.method} ${response.route}`);
   out.tag(6, WIRE_VARINT);

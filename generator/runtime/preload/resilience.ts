@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import type { Attributes, Meter } from '@opentelemetry/api';
+import { loadInstrumentationApi } from './instrumentation-api.ts';
 import type { Level, LogSink } from './logs.ts';
 
 /**
@@ -156,15 +156,7 @@ function patchOpossum(CircuitBreaker: { prototype: Breaker }, resilience: Resili
 
 /** An instrumentation (CommonJS require and, with the loader hook, ESM import) for opossum. */
 export function opossumInstrumentation(resilience: Resilience): unknown {
-  const ownRequire = createRequire(import.meta.url);
-  const { InstrumentationBase, InstrumentationNodeModuleDefinition } = ownRequire('@opentelemetry/instrumentation') as {
-    InstrumentationBase: new (name: string, version: string, config: object) => object;
-    InstrumentationNodeModuleDefinition: new (
-      name: string,
-      versions: string[],
-      patch: (exports: unknown) => unknown,
-    ) => unknown;
-  };
+  const { InstrumentationBase, InstrumentationNodeModuleDefinition } = loadInstrumentationApi();
   class Opossum extends InstrumentationBase {
     constructor() {
       super('otelkit-opossum', '1.0.0', {});

@@ -1,4 +1,4 @@
-import type { Attributes, HrTime, Link, SpanContext } from '@opentelemetry/api';
+import { SpanStatusCode, type Attributes, type HrTime, type Link, type SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE } from './settings.ts';
 
@@ -267,13 +267,16 @@ function keyValue(out: ProtoBuffer, key: string, value: unknown) {
   out.end(start);
 }
 
+function attribute(out: ProtoBuffer, field: number, key: string, value: unknown) {
+  out.tag(field, WIRE_LEN);
+  const start = out.begin();
+  keyValue(out, key, value);
+  out.end(start);
+}
+
 function attributes(out: ProtoBuffer, values: Attributes, field: number) {
   for (const key in values) {
-    if (!Object.prototype.hasOwnProperty.call(values, key)) continue;
-    out.tag(field, WIRE_LEN);
-    const start = out.begin();
-    keyValue(out, key, values[key]);
-    out.end(start);
+    if (Object.prototype.hasOwnProperty.call(values, key)) attribute(out, field, key, values[key]);
   }
 }
 
@@ -306,6 +309,27 @@ function spanIdentity(out: ProtoBuffer, context: SpanContext, parent: SpanContex
     out.tag(4, WIRE_LEN);
     out.hexId(parent.spanId);
   }
+}
+
+/** Span fields 15-16: the status message and code, then the flags. */
+function spanStatusAndFlags(
+  out: ProtoBuffer,
+  code: number,
+  message: string | undefined,
+  context: SpanContext,
+  parent: SpanContext | undefined,
+) {
+  out.tag(15, WIRE_LEN);
+  const statusStart = out.begin();
+  if (message) {
+    out.tag(2, WIRE_LEN);
+    out.string(message);
+  }
+  out.tag(3, WIRE_VARINT);
+  out.varint(code);
+  out.end(statusStart);
+  out.tag(16, WIRE_FIXED32);
+  out.fixed32(spanFlags(context.traceFlags, parent?.isRemote));
 }
 
 /** One `ScopeSpans.spans` entry (field 2): the span's tag, length and message. */
@@ -354,17 +378,7 @@ export function encodeSpan(out: ProtoBuffer, span: ReadableSpan) {
   }
   out.tag(14, WIRE_VARINT);
   out.varint(span.droppedLinksCount);
-  out.tag(15, WIRE_LEN);
-  const statusStart = out.begin();
-  if (span.status.message) {
-    out.tag(2, WIRE_LEN);
-    out.string(span.status.message);
-  }
-  out.tag(3, WIRE_VARINT);
-  out.varint(span.status.code);
-  out.end(statusStart);
-  out.tag(16, WIRE_FIXED32);
-  out.fixed32(spanFlags(context.traceFlags, parent?.isRemote));
+  spanStatusAndFlags(out, span.status.code, span.status.message, context, parent);
   out.end(start);
 }
 
@@ -373,22 +387,8 @@ export interface ServerSpanRecord {
   spanContext(): SpanContext;
   parentSpanContext: SpanContext | undefined;
   facts: { method: string; path: string; scheme: string; requestId: string; frontend: string; debug: boolean; userAgent: string | undefined };
-  response: { route: string; status: number; aborted: boolean } | undefined;
   startEpochMs: number;
   endEpochMs: number;
-}
-
-function stringAttribute(out: ProtoBuffer, key: string, value: string) {
-  out.tag(9, WIRE_LEN);
-  const start = out.begin();
-  out.tag(1, WIRE_LEN);
-  out.string(key);
-  out.tag(2, WIRE_LEN);
-  const valueStart = out.begin();
-  out.tag(1, WIRE_LEN);
-  out.string(value);
-  out.end(valueStart);
-  out.end(start);
 }
 
 /**
@@ -396,9 +396,13 @@ function stringAttribute(out: ProtoBuffer, key: string, value: string) {
  * equivalent span object (attributes in the order the preload sets them), without building it.
  * `redactText` is applied to the two values that come from the client (path and user agent).
  */
-export function encodeServerSpan(out: ProtoBuffer, span: ServerSpanRecord, redactText: (text: string) => string) {
+export function encodeServerSpan(
+  out: ProtoBuffer,
+  span: ServerSpanRecord,
+  response: { route: string; status: number; aborted: boolean },
+  redactText: (text: string) => string,
+) {
   const { facts } = span;
-  const response = span.response ?? { route: facts.path, status: 0, aborted: true };
   out.tag(2, WIRE_LEN);
   const start = out.begin();
   const context = span.spanContext();
@@ -412,37 +416,22 @@ export function encodeServerSpan(out: ProtoBuffer, span: ServerSpanRecord, redac
   epochMs(out, span.startEpochMs);
   out.tag(8, WIRE_FIXED64);
   epochMs(out, span.endEpochMs);
-  stringAttribute(out, 'http.request.method', facts.method);
-  stringAttribute(out, 'url.path', redactText(facts.path));
-  stringAttribute(out, 'url.scheme', facts.scheme);
-  stringAttribute(out, REQUEST_ID_ATTRIBUTE, facts.requestId);
-  stringAttribute(out, FRONTEND_ATTRIBUTE, facts.frontend);
-  if (facts.debug) {
-    out.tag(9, WIRE_LEN);
-    const debugStart = out.begin();
-    keyValue(out, DEBUG_ATTRIBUTE, true);
-    out.end(debugStart);
+  attribute(out, 9, 'http.request.method', facts.method);
+  attribute(out, 9, 'url.path', redactText(facts.path));
+  attribute(out, 9, 'url.scheme', facts.scheme);
+  attribute(out, 9, REQUEST_ID_ATTRIBUTE, facts.requestId);
+  attribute(out, 9, FRONTEND_ATTRIBUTE, facts.frontend);
+  if (facts.debug) attribute(out, 9, DEBUG_ATTRIBUTE, true);
+  if (facts.userAgent) attribute(out, 9, 'user_agent.original', redactText(facts.userAgent));
+  attribute(out, 9, 'http.route', response.route);
+  attribute(out, 9, 'http.response.status_code', response.status);
+  if (response.aborted) attribute(out, 9, 'error.type', 'aborted');
+  // no dropped attributes, events or links: fields 10, 12 and 14 are 0
+  for (const field of [10, 12, 14]) {
+    out.tag(field, WIRE_VARINT);
+    out.varint(0);
   }
-  if (facts.userAgent) stringAttribute(out, 'user_agent.original', redactText(facts.userAgent));
-  stringAttribute(out, 'http.route', response.route);
-  out.tag(9, WIRE_LEN);
-  const statusStart = out.begin();
-  keyValue(out, 'http.response.status_code', response.status);
-  out.end(statusStart);
-  if (response.aborted) stringAttribute(out, 'error.type', 'aborted');
-  out.tag(10, WIRE_VARINT);
-  out.varint(0);
-  out.tag(12, WIRE_VARINT);
-  out.varint(0);
-  out.tag(14, WIRE_VARINT);
-  out.varint(0);
-  out.tag(15, WIRE_LEN);
-  const spanStatus = out.begin();
-  out.tag(3, WIRE_VARINT);
-  out.varint(response.status >= 500 ? 2 : 0);
-  out.end(spanStatus);
-  out.tag(16, WIRE_FIXED32);
-  out.fixed32(spanFlags(context.traceFlags, parent?.isRemote));
+  spanStatusAndFlags(out, response.status >= 500 ? SpanStatusCode.ERROR : SpanStatusCode.UNSET, undefined, context, parent);
   out.end(start);
 }
 

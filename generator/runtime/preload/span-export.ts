@@ -4,7 +4,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Span } from '@opentelemetry/sdk-trace';
 import type { OtlpOptions } from './exporters.ts';
 import { ProtoBuffer, encodeRequest, encodeServerSpan, encodeSpan, type Scope } from './otlp-encoder.ts';
-import type { DeferredServerSpan, ServerSpanProcessor } from './tracer.ts';
+import type { DeferredServerSpan, ServerResponseFacts, ServerSpanProcessor } from './tracer.ts';
 
 /**
  * A batching span processor that encodes each span to OTLP protobuf the moment it ends and keeps
@@ -85,8 +85,8 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
   }
 
   /** A server span still held as the request's facts: encoded from them, no span object built. */
-  onEndServer(span: DeferredServerSpan): void {
-    if (this.options.json || !this.resourceReady || !span.deferred) {
+  onEndServer(span: DeferredServerSpan, response: ServerResponseFacts): void {
+    if (this.options.json || !this.resourceReady) {
       this.onEnd(span.toReadableSpan());
       return;
     }
@@ -97,7 +97,7 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
       return;
     }
     try {
-      encodeServerSpan(this.scopeBuffer(span.instrumentationScope), span, this.options.redactText);
+      encodeServerSpan(this.scopeBuffer(span.instrumentationScope), span, response, this.options.redactText);
       this.encodedCount++;
     } catch (error) {
       this.options.onFailure(error);

@@ -296,33 +296,49 @@ export class LeanTracer implements Tracer {
     this.scope = scope;
   }
 
-  startSpan(name: string, options: SpanOptions = {}, context: Context = contextApi.active()): Span {
-    if (options.root) context = trace.deleteSpan(context);
-    if (isTracingSuppressed(context)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
-    const parent = trace.getSpanContext(context);
-    const validParent = parent !== undefined && trace.isSpanContextValid(parent) ? parent : undefined;
-    const traceId = validParent ? validParent.traceId : newTraceId();
+  /**
+   * Ids, parent and the sampler's decision for a new span: the span context to give it, or a
+   * non-recording span when it is not to be recorded.
+   */
+  private sample(
+    name: string,
+    kind: SpanKind,
+    attributes: Attributes,
+    links: Link[],
+    context: Context,
+  ): { recorded: false; span: Span } | { recorded: true; spanContext: SpanContext; parent: SpanContext | undefined; attributes?: Attributes } {
+    if (isTracingSuppressed(context)) return { recorded: false, span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT) };
+    const found = trace.getSpanContext(context);
+    const parent = found !== undefined && trace.isSpanContextValid(found) ? found : undefined;
+    const traceId = parent ? parent.traceId : newTraceId();
     const spanId = newSpanId();
-    const kind = options.kind ?? SpanKind.INTERNAL;
-    const links = options.links ?? NO_LINKS;
-    const given = options.attributes ?? {};
-    const result = this.provider.sampler.shouldSample(context, traceId, name, kind, given, links);
-    const traceState = result.traceState ?? validParent?.traceState;
+    const result = this.provider.sampler.shouldSample(context, traceId, name, kind, attributes, links);
+    const traceState = result.traceState ?? parent?.traceState;
     const traceFlags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
     const spanContext: SpanContext = traceState ? { traceId, spanId, traceFlags, traceState } : { traceId, spanId, traceFlags };
-    if (result.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
+    if (result.decision === SamplingDecision.NOT_RECORD) return { recorded: false, span: trace.wrapSpanContext(spanContext) };
+    return { recorded: true, spanContext, parent, attributes: result.attributes };
+  }
+
+  startSpan(name: string, options: SpanOptions = {}, context: Context = contextApi.active()): Span {
+    if (options.root) context = trace.deleteSpan(context);
+    const kind = options.kind ?? SpanKind.INTERNAL;
+    const links = options.links ?? NO_LINKS;
+    const given = options.attributes ?? NO_ATTRIBUTES;
+    const sampled = this.sample(name, kind, given, links, context);
+    if (!sampled.recorded) return sampled.span;
     const span = new LeanSpan(
       this.provider,
       this.scope,
       name,
-      spanContext,
+      sampled.spanContext,
       kind,
-      validParent,
+      sampled.parent,
       links,
       toEpochMs(options.startTime),
     );
     span.setAttributes(given);
-    if (result.attributes) span.setAttributes(result.attributes);
+    if (sampled.attributes) span.setAttributes(sampled.attributes);
     this.provider.processor.onStart(span, context);
     return span;
   }
@@ -332,19 +348,11 @@ export class LeanTracer implements Tracer {
    * until something asks for more than its context (logs and child spans only read the context).
    */
   startServerSpan(facts: ServerRequestFacts, context: Context): Span {
-    if (isTracingSuppressed(context)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
-    const parent = trace.getSpanContext(context);
-    const validParent = parent !== undefined && trace.isSpanContextValid(parent) ? parent : undefined;
-    const traceId = validParent ? validParent.traceId : newTraceId();
-    const spanId = newSpanId();
     const sampling = facts.debug ? DEBUG_SAMPLING_ATTRIBUTES : NO_ATTRIBUTES;
-    const result = this.provider.sampler.shouldSample(context, traceId, facts.method, SpanKind.SERVER, sampling, NO_LINKS);
-    const traceState = result.traceState ?? validParent?.traceState;
-    const traceFlags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
-    const spanContext: SpanContext = traceState ? { traceId, spanId, traceFlags, traceState } : { traceId, spanId, traceFlags };
-    if (result.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
-    const span = new DeferredServerSpan(this.provider, this.scope, spanContext, validParent, facts, nowMs());
-    if (result.attributes) span.setAttributes(result.attributes);
+    const sampled = this.sample(facts.method, SpanKind.SERVER, sampling, NO_LINKS, context);
+    if (!sampled.recorded) return sampled.span;
+    const span = new DeferredServerSpan(this.provider, this.scope, sampled.spanContext, sampled.parent, facts, nowMs());
+    if (sampled.attributes) span.setAttributes(sampled.attributes);
     return span;
   }
 
@@ -379,7 +387,7 @@ export interface ServerResponseFacts {
 
 /** A processor that can take a server span as facts, without its span object. */
 export interface ServerSpanProcessor extends SpanProcessor {
-  onEndServer?(span: DeferredServerSpan): void;
+  onEndServer?(span: DeferredServerSpan, response: ServerResponseFacts): void;
 }
 
 /**
@@ -479,7 +487,7 @@ export class DeferredServerSpan implements Span {
     this.response = response;
     this.endEpochMs = Math.max(this.startEpochMs, nowMs());
     const processor = this.owner.processor as ServerSpanProcessor;
-    if (processor.onEndServer) processor.onEndServer(this);
+    if (processor.onEndServer) processor.onEndServer(this, response);
     else processor.onEnd(this.toReadableSpan());
   }
 

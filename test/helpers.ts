@@ -1,4 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,3 +28,21 @@ export async function cli(args: string[], cwd = REPO, env: Record<string, string
 }
 
 export const tempDir = (prefix: string) => mkdtemp(path.join(os.tmpdir(), `otelkit-${prefix}-`));
+
+/** A loopback port nothing listens on right now (for apps that must be told their port up front). */
+export async function freePort() {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Route templates in both parameter styles, shared by the generator's and the runtime's route tests. */
+export const ROUTE_TEMPLATES = [
+  '/',
+  '/products',
+  '/products/{productId}',
+  '/products/featured',
+  '/orders/:orderId/items/{itemId}',
+];

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,22 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Model } from '../generator/model.ts';
 import { RESILIENCE_METRICS } from '../generator/conventions.ts';
 import { RESILIENCE_METRIC_NAMES } from '../generator/runtime/preload/resilience.ts';
-import { preloadTarget } from '../generator/targets/preload.ts';
-import { REPO, tempDir } from './helpers.ts';
-import { SERVICE, startReceiver, testModel, type Receiver } from './preload-harness.ts';
+import { REPO, freePort, tempDir } from './helpers.ts';
+import {
+  SERVICE,
+  startReceiver,
+  testModel,
+  writePreload,
+  type ModuleKind,
+  type Receiver,
+} from './preload-harness.ts';
 
 /**
  * Health and readiness, opossum breakers and exception capture, each against a real app under the
  * preload, with a real failing HTTP dependency and a stand-in Collector receiving OTLP/JSON.
  */
-
-const freePort = async () => {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-};
 
 const APP = `
 const http = require('node:http');
@@ -54,8 +52,6 @@ process.on('SIGTERM', () => { console.log('draining'); setTimeout(() => server.c
 setTimeout(() => server.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening ' + process.env.PORT)), 1200);
 `;
 
-type ModuleKind = 'esm' | 'commonjs';
-
 /** The same app as an ES module: opossum is then patched through the ESM loader hook. */
 const esmApp = () =>
   APP.replace(
@@ -72,11 +68,8 @@ async function makeApp(adminPort: number, bind = '127.0.0.1', module: ModuleKind
     path.join(dir, 'package.json'),
     JSON.stringify({ name: 'app', version: '1.4.2', private: true }),
   );
-  await writeFile(
-    path.join(dir, module === 'esm' ? 'app.mjs' : 'app.cjs'),
-    module === 'esm' ? esmApp() : APP,
-  );
-  await mkdir(path.join(dir, 'preload'));
+  const file = module === 'esm' ? 'app.mjs' : 'app.cjs';
+  await writeFile(path.join(dir, file), module === 'esm' ? esmApp() : APP);
   const base = testModel(module);
   const model = {
     ...base,
@@ -89,19 +82,12 @@ async function makeApp(adminPort: number, bind = '127.0.0.1', module: ModuleKind
       },
     ],
   } as unknown as Model;
-  for (const artifact of preloadTarget.generate(model)) {
-    if (artifact.format === 'text') await writeFile(path.join(dir, artifact.path), artifact.content);
-  }
-  return dir;
+  return { dir, file, preload: await writePreload(dir, model, module) };
 }
 
-function spawnApp(dir: string, env: Record<string, string>, module: ModuleKind = 'commonjs') {
-  const args =
-    module === 'esm'
-      ? ['--import', `./preload/${SERVICE}.mjs`, 'app.mjs']
-      : ['--require', `./preload/${SERVICE}.cjs`, 'app.cjs'];
-  const child = spawn(process.execPath, args, {
-    cwd: dir,
+function spawnApp(app: { dir: string; file: string; preload: string[] }, env: Record<string, string>) {
+  const child = spawn(process.execPath, [...app.preload, app.file], {
+    cwd: app.dir,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -181,8 +167,8 @@ describe('preload admin endpoint and opossum breakers', () => {
 
   it('reports starting, ready, a blocked loop, an open critical breaker and draining, and exports the breaker telemetry', async () => {
     const [adminPort, appPort] = [await freePort(), await freePort()];
-    const dir = await makeApp(adminPort);
-    const app = spawnApp(dir, {
+    const made = await makeApp(adminPort);
+    const app = spawnApp(made, {
       PORT: String(appPort),
       DEPENDENCY_URL: dependency.url,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
@@ -326,8 +312,8 @@ describe('preload admin endpoint and opossum breakers', () => {
 
   it('protects details and metrics with the bearer token off loopback, never the probes', async () => {
     const [adminPort, appPort] = [await freePort(), await freePort()];
-    const dir = await makeApp(adminPort, '0.0.0.0');
-    const app = spawnApp(dir, {
+    const made = await makeApp(adminPort, '0.0.0.0');
+    const app = spawnApp(made, {
       PORT: String(appPort),
       DEPENDENCY_URL: dependency.url,
       ADMIN_TOKEN: 'admin-secret-token',
@@ -361,12 +347,12 @@ describe('preload admin endpoint in an ES module app', () => {
     const receiver = await startReceiver();
     const dependency = await startDependency();
     const [adminPort, appPort] = [await freePort(), await freePort()];
-    const dir = await makeApp(adminPort, '127.0.0.1', 'esm');
-    const app = spawnApp(
-      dir,
-      { PORT: String(appPort), DEPENDENCY_URL: dependency.url, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
-      'esm',
-    );
+    const made = await makeApp(adminPort, '127.0.0.1', 'esm');
+    const app = spawnApp(made, {
+      PORT: String(appPort),
+      DEPENDENCY_URL: dependency.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    });
     try {
       await until(
         'readiness',
@@ -394,8 +380,8 @@ describe('preload exception capture', () => {
   it('logs, records and exports an unhandled rejection, then exits as Node would', async () => {
     const receiver = await startReceiver();
     const [adminPort, appPort] = [await freePort(), await freePort()];
-    const dir = await makeApp(adminPort);
-    const app = spawnApp(dir, {
+    const made = await makeApp(adminPort);
+    const app = spawnApp(made, {
       PORT: String(appPort),
       DEPENDENCY_URL: 'http://127.0.0.1:9/',
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
@@ -458,7 +444,12 @@ describe('preload exception capture', () => {
           'process.pid',
         ]),
       );
-      if (existsSync('/etc/machine-id')) expect(keys).toContain('host.id');
+      const hostId = resource.attributes.find((attribute) => attribute.key === 'host.id') as
+        { value: { stringValue: string } } | undefined;
+      const machineId = existsSync('/etc/machine-id')
+        ? readFileSync('/etc/machine-id', 'utf8').trim()
+        : undefined;
+      expect(hostId?.value.stringValue).toBe(machineId || undefined);
     } finally {
       app.child.kill('SIGKILL');
       await receiver.close();

@@ -181,6 +181,17 @@ export function testModel(module: ModuleKind): Model {
   } as unknown as Model;
 }
 
+/** Writes the generated preload files of `model` into `dir`; returns the node flags that load them. */
+export async function writePreload(dir: string, model: Model, module: ModuleKind) {
+  await mkdir(path.join(dir, 'preload'));
+  for (const artifact of preloadTarget.generate(model)) {
+    if (artifact.format === 'text') await writeFile(path.join(dir, artifact.path), artifact.content);
+  }
+  return module === 'esm'
+    ? ['--import', `./preload/${SERVICE}.mjs`]
+    : ['--require', `./preload/${SERVICE}.cjs`];
+}
+
 /** An app directory outside the repo that resolves otelkit and the frameworks like an installed app. */
 export async function makeApp(framework: Framework, module: ModuleKind) {
   const dir = await tempDir(`preload-${framework}-${module}`);
@@ -192,12 +203,7 @@ export async function makeApp(framework: Framework, module: ModuleKind) {
   await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', private: true }));
   const file = module === 'esm' ? 'app.mjs' : 'app.cjs';
   await writeFile(path.join(dir, file), `${IMPORTS[framework][module]}\n${HANDLERS}\n${BODIES[framework]}`);
-  await mkdir(path.join(dir, 'preload'));
-  for (const artifact of preloadTarget.generate(testModel(module))) {
-    if (artifact.format === 'text') await writeFile(path.join(dir, artifact.path), artifact.content);
-  }
-  const preload =
-    module === 'esm' ? ['--import', `./preload/${SERVICE}.mjs`] : ['--require', `./preload/${SERVICE}.cjs`];
+  const preload = await writePreload(dir, testModel(module), module);
   return { dir, file, preload };
 }
 
@@ -323,11 +329,6 @@ server.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().
       "log.info('order ' + id + ' for alice.smith@example.com', { orderId: id, password: 'hunter2-Sup3r' })",
     ),
   );
-  await mkdir(path.join(dir, 'preload'));
-  for (const artifact of preloadTarget.generate(testModel(module))) {
-    if (artifact.format === 'text') await writeFile(path.join(dir, artifact.path), artifact.content);
-  }
-  const preload =
-    module === 'esm' ? ['--import', `./preload/${SERVICE}.mjs`] : ['--require', `./preload/${SERVICE}.cjs`];
+  const preload = await writePreload(dir, testModel(module), module);
   return { dir, file, preload };
 }

@@ -274,7 +274,7 @@ describe('deferred server spans', () => {
       expect(ended).toEqual([span]);
 
       const fromFacts = new ProtoBuffer(16);
-      encodeServerSpan(fromFacts, span, redact);
+      encodeServerSpan(fromFacts, span, response, redact);
       const readable = span.toReadableSpan();
       for (const key of ['url.path', 'user_agent.original']) {
         const value = readable.attributes[key];

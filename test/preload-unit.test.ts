@@ -12,14 +12,9 @@ import { createPathNormaliser } from '../generator/runtime/preload/routes.ts';
 import { preloadTarget } from '../generator/targets/preload.ts';
 import type { Model } from '../generator/model.ts';
 import { SECRET_CORPUS, secretValues } from './preload-corpus.ts';
+import { ROUTE_TEMPLATES } from './helpers.ts';
 
-const TEMPLATES = [
-  '/',
-  '/products',
-  '/products/{productId}',
-  '/products/featured',
-  '/orders/:orderId/items/{itemId}',
-];
+const TEMPLATES = ROUTE_TEMPLATES;
 
 describe('preload runtime route normalisation', () => {
   it('agrees with generator/routes.ts on a corpus of paths', () => {

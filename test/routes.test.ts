@@ -1,14 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { normalisePath, orderRoutes, routeRegex } from '../generator/routes.ts';
+import { ROUTE_TEMPLATES } from './helpers.ts';
 
-const TEMPLATES = [
-  '/',
-  '/products',
-  '/products/{productId}',
-  '/products/featured',
-  '/orders/:orderId/items/{itemId}',
-];
+const TEMPLATES = ROUTE_TEMPLATES;
 
 describe('route normalisation', () => {
   it('matches templates in either parameter style, most specific first', () => {

@@ -229,65 +229,117 @@ describe('deferred server spans', () => {
   const redact = (text: string) => text.replace(/\d{13,16}/g, '[REDACTED:card]');
   const cases = [
     {
-      name: 'plain',
+      name: 'remote parent with trace state',
+      parent: 'remote with trace state',
+      path: '/pay/4111111111111111',
       debug: false,
       userAgent: 'curl/8',
       response: { route: '/orders/{orderId}', status: 200, aborted: false },
     },
     {
       name: 'debug, no user agent, aborted 503',
+      parent: 'remote with trace state',
+      path: '/pay/4111111111111111',
       debug: true,
       userAgent: undefined,
       response: { route: '/pay', status: 503, aborted: true },
+    },
+    {
+      name: 'root span',
+      parent: 'none',
+      path: '/pay/4111111111111111',
+      debug: false,
+      userAgent: 'curl/8',
+      response: { route: '/orders/{orderId}', status: 200, aborted: false },
+    },
+    {
+      name: 'remote parent, debug, aborted, 200-character user agent',
+      parent: 'remote',
+      path: '/pay/4111111111111111',
+      debug: true,
+      userAgent: 'Mozilla/5.0 '.repeat(17),
+      response: { route: '/pay', status: 503, aborted: true },
+    },
+    {
+      name: 'local parent',
+      parent: 'local',
+      path: '/pay/4111111111111111',
+      debug: false,
+      userAgent: 'curl/8',
+      response: { route: '/pay', status: 404, aborted: false },
+    },
+    {
+      name: 'path that is not ASCII',
+      parent: 'none',
+      path: '/caf\u00e9/4111111111111111/\u2603',
+      debug: false,
+      userAgent: 'curl/8',
+      response: { route: '/caf\u00e9/{id}', status: 200, aborted: false },
+    },
+    {
+      name: '3000-character user agent',
+      parent: 'remote',
+      path: '/pay/4111111111111111',
+      debug: false,
+      userAgent: 'x'.repeat(3000),
+      response: { route: '/pay', status: 200, aborted: false },
     },
   ];
 
   it.each(cases)(
     'encode from the request facts exactly as the equivalent span object ($name)',
-    ({ debug, userAgent, response }) => {
+    ({ parent: parentKind, path, debug, userAgent, response }) => {
       const ended: DeferredServerSpan[] = [];
       const processor = {
         ...collector().processor,
         onEndServer: (span: DeferredServerSpan) => void ended.push(span),
       };
       const provider = new LeanTracerProvider({ resource, sampler: new AlwaysOnSampler(), processor });
-      const parent = trace.setSpanContext(context.active(), {
+      const remote = {
         traceId: '0af7651916cd43dd8448eb211c80319c',
         spanId: 'b7ad6b7169203331',
         traceFlags: TraceFlags.SAMPLED,
         isRemote: true,
-        traceState: new TraceState('vendor=a'),
-      });
-      const span = provider.getTracer('otelkit-preload').startServerSpan(
-        {
-          method: 'POST',
-          path: '/pay/4111111111111111',
-          scheme: 'http',
-          requestId: 'req-1',
-          frontend: 'web',
-          debug,
-          userAgent,
-        },
-        parent,
-      ) as DeferredServerSpan;
+      };
+      const parent =
+        parentKind === 'none'
+          ? context.active()
+          : parentKind === 'local'
+            ? trace.setSpan(context.active(), provider.getTracer('app').startSpan('parent'))
+            : trace.setSpanContext(
+                context.active(),
+                parentKind === 'remote' ? remote : { ...remote, traceState: new TraceState('vendor=a') },
+              );
+      const span = provider
+        .getTracer('otelkit-preload')
+        .startServerSpan(
+          { method: 'POST', path, scheme: 'http', requestId: 'req-1', frontend: 'web', debug, userAgent },
+          parent,
+        ) as DeferredServerSpan;
       span.endRequest(response);
       expect(ended).toEqual([span]);
 
       const fromFacts = new ProtoBuffer(16);
+      fromFacts.string('bytes already in the buffer stay as they were');
+      const before = fromFacts.bytes();
       encodeServerSpan(fromFacts, span, response, redact);
+      expect(fromFacts.bytes().subarray(0, before.length).equals(before)).toBe(true);
       const readable = span.toReadableSpan();
       for (const key of ['url.path', 'user_agent.original']) {
         const value = readable.attributes[key];
         if (typeof value === 'string') (readable.attributes as Record<string, unknown>)[key] = redact(value);
       }
-      expect(readable.attributes['url.path']).toBe('/pay/[REDACTED:card]');
+      expect(readable.attributes['url.path']).toMatch(/\[REDACTED:card\]/);
       const fromObject = new ProtoBuffer(16);
       encodeSpan(fromObject, readable);
       const scope = readable.instrumentationScope;
-      const ours = encodeRequest(resource.attributes, [[scope, fromFacts]]);
+      const onlySpan = new ProtoBuffer(16);
+      onlySpan.buffer = fromFacts.bytes().subarray(before.length);
+      onlySpan.pos = onlySpan.buffer.length;
+      const ours = encodeRequest(resource.attributes, [[scope, onlySpan]]);
       const reference = Buffer.from(ProtobufTraceSerializer.serializeRequest([readable])!);
       expect(ours.toString('hex')).toBe(reference.toString('hex'));
-      expect(fromFacts.bytes().toString('hex')).toBe(fromObject.bytes().toString('hex'));
+      expect(onlySpan.bytes().toString('hex')).toBe(fromObject.bytes().toString('hex'));
     },
   );
 

@@ -1,6 +1,7 @@
 import { SpanStatusCode, type Attributes, type HrTime, type Link, type SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE } from './settings.ts';
+import { GeneratedSpanContext } from './tracer.ts';
 
 /**
  * OTLP protobuf encoding of spans, one span at a time as it ends, into a growing off-heap buffer.
@@ -45,6 +46,10 @@ export class ProtoBuffer {
   /** The bytes written, without copying; only for a buffer that is not written to again. */
   view(): Buffer {
     return this.buffer.subarray(0, this.pos);
+  }
+
+  ensureCapacity(extra: number) {
+    this.ensure(extra);
   }
 
   private ensure(extra: number) {
@@ -98,13 +103,6 @@ export class ProtoBuffer {
     this.pos += 4;
   }
 
-  fixed64(low: number, high: number) {
-    this.ensure(8);
-    this.buffer.writeUInt32LE(low >>> 0, this.pos);
-    this.buffer.writeUInt32LE(high >>> 0, this.pos + 4);
-    this.pos += 8;
-  }
-
   double(value: number) {
     this.ensure(8);
     this.buffer.writeDoubleLE(value, this.pos);
@@ -156,9 +154,15 @@ export class ProtoBuffer {
   hexId(hex: string) {
     const length = hex.length >>> 1;
     this.ensure(1 + length);
-    const buffer = this.buffer;
-    buffer[this.pos++] = length;
-    for (let i = 0; i < hex.length; i += 2) buffer[this.pos++] = (HEX[hex.charCodeAt(i)]! << 4) | HEX[hex.charCodeAt(i + 1)]!;
+    this.buffer[this.pos] = length;
+    this.pos = hexBytes(this.buffer, this.pos + 1, hex);
+  }
+
+  /** An id's length and bytes, copied from where it was generated. */
+  idBytes(source: Buffer, at: number, length: number) {
+    this.ensure(1 + length);
+    this.buffer[this.pos] = length;
+    this.pos = copyBytes(this.buffer, this.pos + 1, source, at, length);
   }
 
   /** Reserves one length byte; `end` moves the content when the length needs more. */
@@ -186,25 +190,14 @@ export class ProtoBuffer {
 }
 
 function hrTime(out: ProtoBuffer, time: HrTime) {
-  timestamp(out, time[0], time[1]);
+  out.ensureCapacity(8);
+  out.pos = putTimestamp(out.buffer, out.pos, time[0], time[1]);
 }
 
 /** Epoch milliseconds as the tracer's HrTime getters would give them, without the array. */
 function epochMs(out: ProtoBuffer, ms: number) {
-  const seconds = Math.trunc(ms / 1000);
-  timestamp(out, seconds, Math.round((ms - seconds * 1000) * 1e6));
-}
-
-function timestamp(out: ProtoBuffer, seconds: number, nanos: number) {
-  // seconds * 1e9 + nanos exceeds 2^53, so the 64-bit value is assembled from two 32-bit halves
-  const lowSeconds = seconds & 0xffff;
-  const highSeconds = (seconds / 65536) >>> 0;
-  const fromLow = lowSeconds * 1e9;
-  const fromHigh = highSeconds * 1e9;
-  const lowWithCarry = (fromLow >>> 0) + ((((fromHigh & 0xffff) * 65536) >>> 0) + nanos);
-  const carry = Math.floor(lowWithCarry / 4294967296);
-  const high = (Math.floor(fromLow / 4294967296) + ((fromHigh / 65536) >>> 0) + carry) >>> 0;
-  out.fixed64(lowWithCarry >>> 0, high);
+  out.ensureCapacity(8);
+  out.pos = putEpochMs(out.buffer, out.pos, ms);
 }
 
 function anyValue(out: ProtoBuffer, value: unknown) {
@@ -297,9 +290,11 @@ function link(out: ProtoBuffer, value: Link) {
 /** Span fields 1-4 (trace id, span id, trace state, parent span id); links share 1-3. */
 function spanIdentity(out: ProtoBuffer, context: SpanContext, parent: SpanContext | undefined) {
   out.tag(1, WIRE_LEN);
-  out.hexId(context.traceId);
+  if (context instanceof GeneratedSpanContext && context.traceIdAt >= 0) out.idBytes(context.idBytes, context.traceIdAt, 16);
+  else out.hexId(context.traceId);
   out.tag(2, WIRE_LEN);
-  out.hexId(context.spanId);
+  if (context instanceof GeneratedSpanContext) out.idBytes(context.idBytes, context.spanIdAt, 8);
+  else out.hexId(context.spanId);
   const traceState = context.traceState?.serialize();
   if (traceState) {
     out.tag(3, WIRE_LEN);
@@ -307,7 +302,8 @@ function spanIdentity(out: ProtoBuffer, context: SpanContext, parent: SpanContex
   }
   if (parent?.spanId) {
     out.tag(4, WIRE_LEN);
-    out.hexId(parent.spanId);
+    if (parent instanceof GeneratedSpanContext) out.idBytes(parent.idBytes, parent.spanIdAt, 8);
+    else out.hexId(parent.spanId);
   }
 }
 
@@ -402,6 +398,22 @@ export function encodeServerSpan(
   response: { route: string; status: number; aborted: boolean },
   redactText: (text: string) => string,
 ) {
+  const path = redactText(span.facts.path);
+  const userAgent = span.facts.userAgent ? redactText(span.facts.userAgent) : undefined;
+  const start = out.pos;
+  if (writeServerSpan(out, span, response, path, userAgent)) return;
+  // a value that is not ASCII or is long, or a trace state: the general writer
+  out.pos = start;
+  writeServerSpanFields(out, span, response, path, userAgent);
+}
+
+function writeServerSpanFields(
+  out: ProtoBuffer,
+  span: ServerSpanRecord,
+  response: { route: string; status: number; aborted: boolean },
+  path: string,
+  userAgent: string | undefined,
+) {
   const { facts } = span;
   out.tag(2, WIRE_LEN);
   const start = out.begin();
@@ -417,12 +429,12 @@ export function encodeServerSpan(
   out.tag(8, WIRE_FIXED64);
   epochMs(out, span.endEpochMs);
   attribute(out, 9, 'http.request.method', facts.method);
-  attribute(out, 9, 'url.path', redactText(facts.path));
+  attribute(out, 9, 'url.path', path);
   attribute(out, 9, 'url.scheme', facts.scheme);
   attribute(out, 9, REQUEST_ID_ATTRIBUTE, facts.requestId);
   attribute(out, 9, FRONTEND_ATTRIBUTE, facts.frontend);
   if (facts.debug) attribute(out, 9, DEBUG_ATTRIBUTE, true);
-  if (facts.userAgent) attribute(out, 9, 'user_agent.original', redactText(facts.userAgent));
+  if (userAgent) attribute(out, 9, 'user_agent.original', userAgent);
   attribute(out, 9, 'http.route', response.route);
   attribute(out, 9, 'http.response.status_code', response.status);
   if (response.aborted) attribute(out, 9, 'error.type', 'aborted');
@@ -433,6 +445,229 @@ export function encodeServerSpan(
   }
   spanStatusAndFlags(out, response.status >= 500 ? SpanStatusCode.ERROR : SpanStatusCode.UNSET, undefined, context, parent);
   out.end(start);
+}
+
+/**
+ * `KeyValue.key` and the tag of its value, per attribute key the server span uses: the bytes
+ * before each value are constant.
+ */
+const keyPrefix = (key: string) => Uint8Array.from([0x0a, key.length, ...Buffer.from(key, 'latin1'), 0x12]);
+const METHOD_KEY = keyPrefix('http.request.method');
+const PATH_KEY = keyPrefix('url.path');
+const SCHEME_KEY = keyPrefix('url.scheme');
+const REQUEST_ID_KEY = keyPrefix(REQUEST_ID_ATTRIBUTE);
+const FRONTEND_KEY = keyPrefix(FRONTEND_ATTRIBUTE);
+const DEBUG_KEY = keyPrefix(DEBUG_ATTRIBUTE);
+const USER_AGENT_KEY = keyPrefix('user_agent.original');
+const ROUTE_KEY = keyPrefix('http.route');
+const STATUS_KEY = keyPrefix('http.response.status_code');
+const ERROR_TYPE_KEY = keyPrefix('error.type');
+/** The longest value the single-pass writer takes: every length it writes then fits in 2 bytes. */
+const MAX_FAST_VALUE = 2048;
+
+const lengthSize = (length: number) => (length < 0x80 ? 1 : 2);
+/** The size of a string attribute (tag, length, key, value) whose value is `length` ASCII bytes. */
+function stringAttributeSize(key: Uint8Array, length: number) {
+  const anyValue = 1 + lengthSize(length) + length;
+  const keyValue = key.length + lengthSize(anyValue) + anyValue;
+  return 1 + lengthSize(keyValue) + keyValue;
+}
+
+/**
+ * The common case written in one pass: sizes are known up front because every value is taken to be
+ * ASCII (one byte per character), which the copy checks; it gives up, leaving `out.pos` wherever,
+ * on the first other character, on long values and on a trace state.
+ */
+function writeServerSpan(
+  out: ProtoBuffer,
+  span: ServerSpanRecord,
+  response: { route: string; status: number; aborted: boolean },
+  path: string,
+  userAgent: string | undefined,
+): boolean {
+  const { facts } = span;
+  const { method, scheme, requestId, frontend } = facts;
+  const { route, status } = response;
+  const context = span.spanContext();
+  const parent = span.parentSpanContext;
+  if (context.traceState !== undefined || parent?.traceState !== undefined) return false;
+  for (const value of [method, path, scheme, requestId, frontend, userAgent ?? '', route]) {
+    if (value.length > MAX_FAST_VALUE) return false;
+  }
+  const hasParent = parent !== undefined && parent.spanId !== '';
+  const statusSize = 1 + varintSize(status);
+  const nameLength = method.length + 1 + route.length;
+  let attributesSize =
+    stringAttributeSize(METHOD_KEY, method.length) +
+    stringAttributeSize(PATH_KEY, path.length) +
+    stringAttributeSize(SCHEME_KEY, scheme.length) +
+    stringAttributeSize(REQUEST_ID_KEY, requestId.length) +
+    stringAttributeSize(FRONTEND_KEY, frontend.length) +
+    stringAttributeSize(ROUTE_KEY, route.length) +
+    (3 + STATUS_KEY.length + statusSize);
+  if (facts.debug) attributesSize += 3 + DEBUG_KEY.length + 2;
+  if (userAgent) attributesSize += stringAttributeSize(USER_AGENT_KEY, userAgent.length);
+  if (response.aborted) attributesSize += stringAttributeSize(ERROR_TYPE_KEY, 7);
+  const spanSize =
+    18 + // trace id
+    10 + // span id
+    (hasParent ? 10 : 0) +
+    1 + lengthSize(nameLength) + nameLength +
+    2 + // kind
+    18 + // start and end
+    attributesSize +
+    6 + // dropped attribute, event and link counts
+    1 + 1 + 2 + // status
+    2 + 4; // flags
+  out.ensureCapacity(1 + 2 + spanSize);
+  const b = out.buffer;
+  let p = out.pos;
+  b[p++] = 0x12; // ScopeSpans.spans
+  p = putLength(b, p, spanSize);
+  b[p++] = 0x0a;
+  b[p++] = 16;
+  if (context instanceof GeneratedSpanContext && context.traceIdAt >= 0) p = copyBytes(b, p, context.idBytes, context.traceIdAt, 16);
+  else p = hexBytes(b, p, context.traceId);
+  b[p++] = 0x12;
+  b[p++] = 8;
+  if (context instanceof GeneratedSpanContext) p = copyBytes(b, p, context.idBytes, context.spanIdAt, 8);
+  else p = hexBytes(b, p, context.spanId);
+  if (hasParent) {
+    b[p++] = 0x22;
+    b[p++] = 8;
+    if (parent instanceof GeneratedSpanContext) p = copyBytes(b, p, parent.idBytes, parent.spanIdAt, 8);
+    else p = hexBytes(b, p, parent.spanId);
+  }
+  b[p++] = 0x2a;
+  p = putLength(b, p, nameLength);
+  p = ascii(b, p, method);
+  if (p < 0) return false;
+  b[p++] = 0x20;
+  p = ascii(b, p, route);
+  if (p < 0) return false;
+  b[p++] = 0x30;
+  b[p++] = 2; // SpanKind.SERVER (1) + 1: OTLP counts from UNSPECIFIED
+  b[p++] = 0x39;
+  p = putEpochMs(b, p, span.startEpochMs);
+  b[p++] = 0x41;
+  p = putEpochMs(b, p, span.endEpochMs);
+  p = stringAttribute(b, p, METHOD_KEY, method);
+  p = stringAttribute(b, p, PATH_KEY, path);
+  p = stringAttribute(b, p, SCHEME_KEY, scheme);
+  p = stringAttribute(b, p, REQUEST_ID_KEY, requestId);
+  p = stringAttribute(b, p, FRONTEND_KEY, frontend);
+  // a negative position means a value was not ASCII: stop before writing anything else
+  if (p < 0) return false;
+  if (facts.debug) {
+    b[p++] = 0x4a;
+    b[p++] = DEBUG_KEY.length + 3;
+    p = copyBytes(b, p, DEBUG_KEY, 0, DEBUG_KEY.length);
+    b[p++] = 2;
+    b[p++] = 0x10;
+    b[p++] = 1;
+  }
+  if (userAgent) p = stringAttribute(b, p, USER_AGENT_KEY, userAgent);
+  p = stringAttribute(b, p, ROUTE_KEY, route);
+  if (p < 0) return false;
+  b[p++] = 0x4a;
+  b[p++] = STATUS_KEY.length + 1 + statusSize;
+  p = copyBytes(b, p, STATUS_KEY, 0, STATUS_KEY.length);
+  b[p++] = statusSize;
+  b[p++] = 0x18;
+  p = putLength(b, p, status);
+  if (response.aborted) p = stringAttribute(b, p, ERROR_TYPE_KEY, 'aborted');
+  // no dropped attributes, events or links: fields 10, 12 and 14 are 0
+  b[p++] = 0x50;
+  b[p++] = 0;
+  b[p++] = 0x60;
+  b[p++] = 0;
+  b[p++] = 0x70;
+  b[p++] = 0;
+  b[p++] = 0x7a; // status: code only
+  b[p++] = 2;
+  b[p++] = 0x18;
+  b[p++] = status >= 500 ? SpanStatusCode.ERROR : SpanStatusCode.UNSET;
+  b[p++] = 0x85; // flags, fixed32
+  b[p++] = 0x01;
+  const flags = spanFlags(context.traceFlags, parent?.isRemote);
+  b[p++] = flags & 0xff;
+  b[p++] = (flags >>> 8) & 0xff;
+  b[p++] = (flags >>> 16) & 0xff;
+  b[p++] = flags >>> 24;
+  out.pos = p;
+  return true;
+}
+
+/** Writes a length below 2^14; the caller checked. */
+function putLength(b: Buffer, p: number, length: number) {
+  if (length < 0x80) {
+    b[p] = length;
+    return p + 1;
+  }
+  b[p] = (length & 0x7f) | 0x80;
+  b[p + 1] = length >>> 7;
+  return p + 2;
+}
+
+/** Copies an ASCII string; -1 (and every later write is then discarded) at any other character. */
+function ascii(b: Buffer, p: number, text: string) {
+  if (p < 0) return p;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return -1;
+    b[p + i] = code;
+  }
+  return p + text.length;
+}
+
+function stringAttribute(b: Buffer, p: number, key: Uint8Array, value: string) {
+  if (p < 0) return p;
+  const length = value.length;
+  const anyValue = 1 + lengthSize(length) + length;
+  b[p++] = 0x4a;
+  p = putLength(b, p, key.length + lengthSize(anyValue) + anyValue);
+  p = copyBytes(b, p, key, 0, key.length);
+  p = putLength(b, p, anyValue);
+  b[p++] = 0x0a;
+  p = putLength(b, p, length);
+  return ascii(b, p, value);
+}
+
+function copyBytes(b: Buffer, p: number, source: Uint8Array, at: number, length: number) {
+  for (let i = 0; i < length; i++) b[p + i] = source[at + i]!;
+  return p + length;
+}
+
+function hexBytes(b: Buffer, p: number, hex: string) {
+  for (let i = 0; i < hex.length; i += 2) b[p++] = (HEX[hex.charCodeAt(i)]! << 4) | HEX[hex.charCodeAt(i + 1)]!;
+  return p;
+}
+
+/** A fixed64 nanosecond timestamp from epoch milliseconds, rounded as the HrTime conversion does. */
+function putEpochMs(b: Buffer, p: number, ms: number) {
+  const seconds = Math.trunc(ms / 1000);
+  return putTimestamp(b, p, seconds, Math.round((ms - seconds * 1000) * 1e6));
+}
+
+function putTimestamp(b: Buffer, p: number, seconds: number, nanos: number) {
+  // seconds * 1e9 + nanos exceeds 2^53, so the 64-bit value is assembled from two 32-bit halves
+  const lowSeconds = seconds & 0xffff;
+  const highSeconds = (seconds / 65536) >>> 0;
+  const fromLow = lowSeconds * 1e9;
+  const fromHigh = highSeconds * 1e9;
+  const lowWithCarry = (fromLow >>> 0) + ((((fromHigh & 0xffff) * 65536) >>> 0) + nanos);
+  const carry = Math.floor(lowWithCarry / 4294967296);
+  const high = (Math.floor(fromLow / 4294967296) + ((fromHigh / 65536) >>> 0) + carry) >>> 0;
+  const low = lowWithCarry >>> 0;
+  b[p] = low & 0xff;
+  b[p + 1] = (low >>> 8) & 0xff;
+  b[p + 2] = (low >>> 16) & 0xff;
+  b[p + 3] = low >>> 24;
+  b[p + 4] = high & 0xff;
+  b[p + 5] = (high >>> 8) & 0xff;
+  b[p + 6] = (high >>> 16) & 0xff;
+  b[p + 7] = high >>> 24;
+  return p + 8;
 }
 
 export interface Scope {

@@ -17,6 +17,7 @@ import {
   type SpanOptions,
   type SpanStatus,
   type TimeInput,
+  type TraceState,
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
@@ -42,24 +43,56 @@ export interface SpanLimits {
 }
 
 const ID_POOL_BYTES = 8192;
-const idPool = Buffer.allocUnsafe(ID_POOL_BYTES);
-let idOffset = ID_POOL_BYTES;
+let idPool = Buffer.allocUnsafe(0);
+let idOffset = 0;
 
-function randomHex(bytes: 8 | 16): string {
-  for (;;) {
-    if (idOffset + bytes > ID_POOL_BYTES) {
-      randomFillSync(idPool);
-      idOffset = 0;
+const nonZero = (bytes: Buffer, start: number, end: number) => {
+  for (let at = start; at < end; at++) if (bytes[at] !== 0) return true;
+  return false;
+};
+
+/**
+ * A span context whose ids were made here. Besides the hex strings the API hands out, it points at
+ * the random bytes they were made from, so the encoder copies 24 bytes instead of parsing 48 hex
+ * digits per span. A used-up pool is replaced, never refilled, so those bytes stay as they were.
+ */
+export class GeneratedSpanContext implements SpanContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  /** Set once, by the sampling decision, before the context is handed out. */
+  traceFlags: number = TraceFlags.NONE;
+  traceState: TraceState | undefined;
+  readonly idBytes: Buffer;
+  /** Where the trace id's 16 bytes start in idBytes; -1 when the trace id was inherited. */
+  readonly traceIdAt: number;
+  readonly spanIdAt: number;
+
+  constructor(inheritedTraceId: string | undefined) {
+    const size = inheritedTraceId === undefined ? 24 : 8;
+    let start: number;
+    do {
+      if (idOffset + size > idPool.length) {
+        idPool = randomFillSync(Buffer.allocUnsafe(ID_POOL_BYTES));
+        idOffset = 0;
+      }
+      start = idOffset;
+      idOffset += size;
+      // all-zero ids are invalid; with 64 random bits this practically never repeats
+    } while (!nonZero(idPool, start, start + 8) || (size === 24 && !nonZero(idPool, start + 8, start + 24)));
+    this.idBytes = idPool;
+    if (inheritedTraceId === undefined) {
+      const hex = idPool.toString('hex', start, start + 24);
+      this.traceId = hex.slice(16);
+      this.spanId = hex.slice(0, 16);
+      this.traceIdAt = start + 8;
+    } else {
+      this.traceId = inheritedTraceId;
+      this.spanId = idPool.toString('hex', start, start + 8);
+      this.traceIdAt = -1;
     }
-    const start = idOffset;
-    idOffset += bytes;
-    // an all-zero id is invalid; with 64 random bits this loop practically never repeats
-    for (let at = start; at < start + bytes; at++) if (idPool[at] !== 0) return idPool.toString('hex', start, start + bytes);
+    this.spanIdAt = start;
   }
 }
-
-export const newTraceId = () => randomHex(16);
-export const newSpanId = () => randomHex(8);
 
 const ORIGIN = performance.timeOrigin;
 /** Epoch milliseconds with sub-millisecond precision, monotonic within the process. */
@@ -309,13 +342,13 @@ export class LeanTracer implements Tracer {
   ): { recorded: false; span: Span } | { recorded: true; spanContext: SpanContext; parent: SpanContext | undefined; attributes?: Attributes } {
     if (isTracingSuppressed(context)) return { recorded: false, span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT) };
     const found = trace.getSpanContext(context);
-    const parent = found !== undefined && trace.isSpanContextValid(found) ? found : undefined;
-    const traceId = parent ? parent.traceId : newTraceId();
-    const spanId = newSpanId();
-    const result = this.provider.sampler.shouldSample(context, traceId, name, kind, attributes, links);
-    const traceState = result.traceState ?? parent?.traceState;
-    const traceFlags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
-    const spanContext: SpanContext = traceState ? { traceId, spanId, traceFlags, traceState } : { traceId, spanId, traceFlags };
+    // contexts made here are valid by construction; others are checked as the SDK does
+    const parent =
+      found !== undefined && (found instanceof GeneratedSpanContext || trace.isSpanContextValid(found)) ? found : undefined;
+    const spanContext = new GeneratedSpanContext(parent?.traceId);
+    const result = this.provider.sampler.shouldSample(context, spanContext.traceId, name, kind, attributes, links);
+    spanContext.traceState = result.traceState ?? parent?.traceState;
+    if (result.decision === SamplingDecision.RECORD_AND_SAMPLED) spanContext.traceFlags = TraceFlags.SAMPLED;
     if (result.decision === SamplingDecision.NOT_RECORD) return { recorded: false, span: trace.wrapSpanContext(spanContext) };
     return { recorded: true, spanContext, parent, attributes: result.attributes };
   }

@@ -9,8 +9,10 @@ import {
 /**
  * The request-duration histogram, aggregated here rather than through the SDK instrument: the SDK
  * sorts and JSON-encodes the attribute set of every measurement to find its series, which was the
- * largest single cost per request. Series are keyed by one string built from four short values;
- * each holds a fixed array of bucket counts, so a request allocates nothing once its series exists.
+ * largest single cost per request. Series are found through one small map per label (route, then
+ * frontend, method and status): those strings come from bounded sets and keep their hash, where a
+ * joined key would be built and hashed anew per request. Each series holds a fixed array of bucket
+ * counts, so a request allocates nothing once its series exists.
  * Cumulative, as Prometheus requires; the number of series is bounded by the bounded route set.
  */
 
@@ -29,8 +31,21 @@ const hrNow = (): HrTime => {
   return [Math.floor(ms / 1000), (ms % 1000) * 1e6];
 };
 
+type Level<K, V> = Map<K, V>;
+type SeriesIndex = Level<string, Level<string, Level<string, Level<number, Series>>>>;
+
+function child<K, V extends Level<unknown, unknown>>(level: Level<K, V>, key: K): V {
+  let found = level.get(key);
+  if (found === undefined) {
+    found = new Map() as V;
+    level.set(key, found);
+  }
+  return found;
+}
+
 export class DurationHistogram implements MetricProducer {
-  private readonly series = new Map<string, Series>();
+  private readonly index: SeriesIndex = new Map();
+  private readonly series: Series[] = [];
   private readonly startTime = hrNow();
   private readonly boundaries: number[];
   private readonly scope: { name: string };
@@ -41,10 +56,10 @@ export class DurationHistogram implements MetricProducer {
   }
 
   record(seconds: number, method: string, status: number, route: string, frontend: string) {
-    const key = `${method} ${status} ${frontend} ${route}`;
-    let series = this.series.get(key);
+    const byStatus = child(child(child(this.index, route), frontend), method);
+    let series = byStatus.get(status);
     if (series === undefined) {
-      if (this.series.size >= MAX_SERIES) return;
+      if (this.series.length >= MAX_SERIES) return;
       series = {
         attributes: {
           'http.request.method': method,
@@ -58,7 +73,8 @@ export class DurationHistogram implements MetricProducer {
         min: Infinity,
         max: -Infinity,
       };
-      this.series.set(key, series);
+      byStatus.set(status, series);
+      this.series.push(series);
     }
     const { boundaries } = this;
     let bucket = 0;
@@ -72,7 +88,7 @@ export class DurationHistogram implements MetricProducer {
 
   collect(): Promise<CollectionResult> {
     const endTime = hrNow();
-    const dataPoints = [...this.series.values()].map((series) => ({
+    const dataPoints = this.series.map((series) => ({
       startTime: this.startTime,
       endTime,
       attributes: series.attributes,

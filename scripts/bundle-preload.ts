@@ -6,9 +6,40 @@
  * when the app has the library they instrument.
  */
 import { rm, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
+
+/**
+ * Node built-ins reach the bundle through `require` and a view of getters, so that only the exports
+ * actually used are ever read. An ES import of a built-in builds its ES module facade by reading
+ * every export, and esbuild's CommonJS interop reads every export's property descriptor; some
+ * exports are lazy and load more of Node when touched: in Node 24, node:http's WebSocket getter
+ * loads undici (~760 KB of source), util's descriptors load streams, worker_threads and more.
+ * None of that is used here, and all of it was compiled at start-up and kept.
+ */
+const builtinsThroughRequire: Plugin = {
+  name: 'builtins-through-require',
+  setup(build) {
+    build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
+      args.kind === 'import-statement' && isBuiltin(args.path)
+        ? { path: args.path.startsWith('node:') ? args.path : `node:${args.path}`, namespace: 'builtin-view' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'builtin-view' }, (args) => ({
+      contents: [
+        `const builtin = require(${JSON.stringify(args.path)});`,
+        'const view = {};',
+        'for (const key of Object.getOwnPropertyNames(builtin)) {',
+        '  Object.defineProperty(view, key, { get: () => builtin[key], set: (value) => { builtin[key] = value; }, enumerable: true });',
+        '}',
+        'module.exports = view;',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(REPO, 'dist', 'preload');
@@ -35,5 +66,6 @@ await build({
     js: "import { createRequire as __otelkitCreateRequire } from 'node:module';\nconst require = __otelkitCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
+  plugins: [builtinsThroughRequire],
 });
 await writeFile(path.join(OUT, 'package.json'), '{ "type": "module" }\n');

@@ -1,4 +1,5 @@
-import { TraceFlags, type Context } from '@opentelemetry/api';
+import { ROOT_CONTEXT, TraceFlags, context, type Context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Span } from '@opentelemetry/sdk-trace';
@@ -43,6 +44,14 @@ export interface EagerSpanProcessorOptions {
   maxExportBatchSize: number;
   exportTimeoutMillis: number;
 }
+
+/**
+ * Exports run in a context of their own with tracing suppressed: a flush is usually set off by the
+ * span that fills a batch, inside that span's request, and the export's HTTP request would
+ * otherwise be traced as part of the app's request, and its sockets, timers and promises would keep
+ * the request's context alive until the Collector answers.
+ */
+const EXPORT_CONTEXT = suppressTracing(ROOT_CONTEXT);
 
 export class EagerSpanProcessor implements ServerSpanProcessor {
   private readonly options: EagerSpanProcessorOptions;
@@ -115,8 +124,12 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
   }
 
   private scheduleFlush(queued: number) {
-    if (queued >= this.options.maxExportBatchSize) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), this.options.scheduledDelayMillis).unref();
+    if (queued >= this.options.maxExportBatchSize) void context.with(EXPORT_CONTEXT, () => this.flush());
+    else if (!this.timer) {
+      this.timer = context.with(EXPORT_CONTEXT, () =>
+        setTimeout(() => void this.flush(), this.options.scheduledDelayMillis).unref(),
+      );
+    }
   }
 
   private encode(span: ReadableSpan) {
@@ -133,6 +146,11 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
     const spans = this.waiting;
     this.waiting = [];
     for (const span of spans) this.encode(span);
+  }
+
+  /** Loads the transport ahead of the first export (see index.ts). */
+  warmUp(): void {
+    void this.loadTransport();
   }
 
   private loadTransport() {
@@ -190,7 +208,7 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
   }
 
   async forceFlush(): Promise<void> {
-    if (this.waiting.length > 0 || this.encodedCount > 0) await this.flush();
+    if (this.waiting.length > 0 || this.encodedCount > 0) await context.with(EXPORT_CONTEXT, () => this.flush());
     await Promise.all(this.inFlight);
     const transport = await this.transport;
     await transport?.forceFlush();

@@ -174,6 +174,26 @@ describe('preload on express (esm): redaction, debug mode, cardinality', () => {
   });
 });
 
+describe('preload exporting while requests are served', () => {
+  it('does not trace its own export requests as part of the request that filled the batch', async () => {
+    const receiver = await startReceiver();
+    try {
+      const app = await runApp(await makeApp('express', 'commonjs'), {
+        ...flushOnlyEnv(receiver),
+        // every span fills a batch, so each export starts inside a request's context
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1',
+      });
+      for (let i = 0; i < 5; i++) expect((await app.request(`/orders/${i}`)).status).toBe(200);
+      await app.stop('SIGTERM');
+      const spans = receiver.spans();
+      expect(spans.filter((s) => s.kind === 2)).toHaveLength(5);
+      expect(spans.filter((s) => s.kind === 3)).toEqual([]);
+    } finally {
+      receiver.close();
+    }
+  });
+});
+
 describe('preload with the Collector unreachable', () => {
   it('starts, serves and exits on SIGTERM within the bounded flush', async () => {
     const app = await runApp(await makeApp('http', 'esm'), {

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mintDebugToken } from '../generator/runtime/preload/debug-token.ts';
 import { secretValues } from './preload-corpus.ts';
@@ -188,6 +189,34 @@ describe('preload exporting while requests are served', () => {
       const spans = receiver.spans();
       expect(spans.filter((s) => s.kind === 2)).toHaveLength(5);
       expect(spans.filter((s) => s.kind === 3)).toEqual([]);
+    } finally {
+      receiver.close();
+    }
+  });
+});
+
+describe('preload when a client leaves mid-request', () => {
+  it('ends that request span as aborted, and later requests on other connections as usual', async () => {
+    const receiver = await startReceiver();
+    try {
+      const app = await runApp(await makeApp('express', 'commonjs'), flushOnlyEnv(receiver));
+      await new Promise<void>((resolve) => {
+        const request = http.get({ host: '127.0.0.1', port: app.port, path: '/slow' });
+        request.on('error', () => resolve());
+        setTimeout(() => {
+          request.destroy();
+          resolve();
+        }, 50);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect((await app.request('/orders/7')).status).toBe(200);
+      await app.stop('SIGTERM');
+      const servers = receiver.spans().filter((s) => s.kind === 2);
+      const slow = servers.find((s) => s.name === 'GET /slow');
+      expect(slow?.attributes).toMatchObject({ 'error.type': 'aborted', 'http.route': '/slow' });
+      const order = servers.find((s) => s.name === 'GET /orders/:id');
+      expect(order?.attributes).toMatchObject({ 'http.response.status_code': 200 });
+      expect(order?.attributes).not.toHaveProperty('error.type');
     } finally {
       receiver.close();
     }

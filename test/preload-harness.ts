@@ -143,6 +143,7 @@ app.get('/orders/:id', (req, res) => send(res, handlers.order(req.params.id)));
 app.get('/boom', (req, res) => send(res, handlers.boom()));
 app.get('/debug', (req, res) => send(res, handlers.debug()));
 app.get('/secrets', (req, res) => send(res, handlers.secrets(req.headers, req.url)));
+app.get('/slow', (req, res) => setTimeout(() => send(res, [200, {}]), 300));
 app.use((req, res) => send(res, handlers.other(req.path)));
 const server = app.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
 `,

@@ -126,14 +126,14 @@ export function instrumentHttp(options: HttpInstrumentation) {
     return route;
   };
 
-  const finish = (response: ServerResponse, state: RequestState) => {
+  const finish = (response: ServerResponse, state: RequestState, aborted: boolean) => {
     if (state.ended) return;
     state.ended = true;
     const route = routeOf(state, state.path);
     const status = response.statusCode;
     const { span } = state;
     // unsampled requests carry a non-recording span: nothing to finish
-    if (span instanceof DeferredServerSpan) span.endRequest({ route, status, aborted: !response.writableFinished });
+    if (span instanceof DeferredServerSpan) span.endRequest({ route, status, aborted });
     // contexts captured by lingering timers keep only this small stand-in, not the finished span
     state.span = trace.wrapSpanContext(span.spanContext());
     state.context = undefined;
@@ -143,10 +143,12 @@ export function instrumentHttp(options: HttpInstrumentation) {
   const onRequest = ({
     request,
     response,
+    socket,
     server,
   }: {
     request: IncomingMessage;
     response: ServerResponse;
+    socket?: net.Socket;
     server?: object;
   }) => {
     // probes on the admin endpoint are not the app's traffic
@@ -194,14 +196,26 @@ export function instrumentHttp(options: HttpInstrumentation) {
     response.setHeader('x-request-id', requestId);
     state.context = new RequestContext(parent, state);
     if (debug) options.audit('debug token used', { [REQUEST_ID_ATTRIBUTE]: requestId, 'debug_token.expires_at': new Date(debugExpiresAt).toISOString() });
-    // a response closes once; `on` avoids the wrapper closure `once` allocates per request
-    response.on('close', onClose);
+    // a connection whose client leaves mid-request ends that request's span as aborted; one
+    // listener per connection rather than one per response
+    if (socket && !watchedSockets.has(socket)) {
+      watchedSockets.add(socket);
+      socket.on('close', onSocketClose);
+    }
   };
-  // one shared listener rather than a closure per request
-  function onClose(this: WithState) {
-    const state = this[STATE];
-    if (state) finish(this, state);
+  const watchedSockets = new WeakSet<net.Socket>();
+  function onSocketClose(this: net.Socket & { _httpMessage?: WithState | null }) {
+    // the response being written on the connection, if any (later pipelined ones are not yet assigned)
+    const response = this._httpMessage;
+    const state = response?.[STATE];
+    if (response && state) finish(response, state, !response.writableFinished);
   }
+  // a finished response: published by Node right after 'finish', with no listener per response
+  diagnostics.subscribe('http.server.response.finish', (message) => {
+    const { response } = message as { response: WithState };
+    const state = response[STATE];
+    if (state) finish(response, state, false);
+  });
 
   diagnostics.subscribe('http.server.request.start', onRequest as (message: unknown) => void);
 

@@ -16,17 +16,20 @@ import { build, type Plugin } from 'esbuild';
  * actually used are ever read. An ES import of a built-in builds its ES module facade by reading
  * every export, and esbuild's CommonJS interop reads every export's property descriptor; some
  * exports are lazy and load more of Node when touched: in Node 24, node:http's WebSocket getter
- * loads undici (~760 KB of source), util's descriptors load streams, worker_threads and more.
- * None of that is used here, and all of it was compiled at start-up and kept.
+ * loads undici (~760 KB of source, ~1.8 MiB of heap), util's descriptors load streams,
+ * worker_threads and more. None of that is used here. The OTLP exporter's `import('http')` for its
+ * agent did this at the first export, under load, enough for V8 to double the young generation.
  */
 const builtinsThroughRequire: Plugin = {
   name: 'builtins-through-require',
   setup(build) {
-    build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
-      args.kind === 'import-statement' && isBuiltin(args.path)
-        ? { path: args.path.startsWith('node:') ? args.path : `node:${args.path}`, namespace: 'builtin-view' }
-        : undefined,
-    );
+    build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
+      if (!isBuiltin(args.path) || (args.kind !== 'import-statement' && args.kind !== 'dynamic-import'))
+        return undefined;
+      const path = args.path.startsWith('node:') ? args.path : `node:${args.path}`;
+      // esbuild gives a dynamic import of CommonJS only a default export, so those get an ES module
+      return { path, namespace: args.kind === 'dynamic-import' ? 'builtin-module' : 'builtin-view' };
+    });
     build.onLoad({ filter: /.*/, namespace: 'builtin-view' }, (args) => ({
       contents: [
         `const builtin = require(${JSON.stringify(args.path)});`,
@@ -38,6 +41,27 @@ const builtinsThroughRequire: Plugin = {
       ].join('\n'),
       loader: 'js',
     }));
+    // plain (data) exports by name; lazy (accessor) ones only through the default export
+    build.onLoad({ filter: /.*/, namespace: 'builtin-module' }, async (args) => {
+      const builtin = (await import(args.path)) as Record<string, unknown>;
+      const names = Object.keys(builtin.default as object).filter((key) => {
+        const descriptor = Object.getOwnPropertyDescriptor(builtin.default, key);
+        return (
+          descriptor !== undefined &&
+          'value' in descriptor &&
+          /^[A-Za-z_$][\w$]*$/.test(key) &&
+          key !== 'default'
+        );
+      });
+      return {
+        contents: [
+          `const builtin = require(${JSON.stringify(args.path)});`,
+          'export default builtin;',
+          ...names.map((key) => `export const ${key} = builtin.${key};`),
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
   },
 };
 

@@ -195,6 +195,42 @@ describe('preload exporting while requests are served', () => {
   });
 });
 
+describe('preload with the default protocol', () => {
+  it('exports traces, metrics and logs as OTLP protobuf over HTTP', async () => {
+    const receiver = await startReceiver();
+    try {
+      const env: Record<string, string> = flushOnlyEnv(receiver);
+      delete env.OTEL_EXPORTER_OTLP_PROTOCOL;
+      const app = await runApp(await makeApp('express', 'commonjs'), env);
+      expect((await app.request('/orders/42', { 'x-request-id': 'req-proto-1' })).status).toBe(200);
+      await app.stop('SIGTERM');
+      const byPath = (signal: string) => receiver.requests.filter((r) => r.path === `/v1/${signal}`);
+      for (const signal of ['traces', 'metrics', 'logs']) {
+        expect(byPath(signal).length).toBeGreaterThan(0);
+        for (const request of byPath(signal)) expect(request.contentType).toBe('application/x-protobuf');
+      }
+      // protobuf keeps strings as their UTF-8 bytes (the encoder itself is held byte-equal elsewhere)
+      const traces = byPath('traces')
+        .map((r) => r.text)
+        .join('');
+      expect(traces).toContain('GET /orders/:id');
+      expect(traces).toContain('req-proto-1');
+      expect(
+        byPath('metrics')
+          .map((r) => r.text)
+          .join(''),
+      ).toContain('http.server.request.duration');
+      expect(
+        byPath('logs')
+          .map((r) => r.text)
+          .join(''),
+      ).toContain('order');
+    } finally {
+      receiver.close();
+    }
+  });
+});
+
 describe('preload when a client leaves mid-request', () => {
   it('ends that request span as aborted, and later requests on other connections as usual', async () => {
     const receiver = await startReceiver();

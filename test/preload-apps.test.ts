@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mintDebugToken } from '../generator/runtime/preload/debug-token.ts';
 import { secretValues } from './preload-corpus.ts';
@@ -256,6 +259,27 @@ describe('preload when a client leaves mid-request', () => {
     } finally {
       receiver.close();
     }
+  });
+});
+
+describe('preload when stdout and stderr are closed pipes', () => {
+  it('exits on the write error as Node does, instead of looping on its own error logs', async () => {
+    const app = await makeApp('http', 'commonjs');
+    await writeFile(path.join(app.dir, 'chatty.cjs'), "setInterval(() => console.log('tick'), 5);\n");
+    const child = spawn(process.execPath, [...app.preload, 'chatty.cjs'], {
+      cwd: app.dir,
+      env: { PATH: process.env.PATH, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // `node app | head -1` with stderr redirected into the same pipe
+    await new Promise((resolve) => child.stdout!.once('data', resolve));
+    child.stdout!.destroy();
+    child.stderr!.destroy();
+    const timeout = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(timeout);
+    expect(code).toBe(1);
   });
 });
 

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { SpanStatusCode, trace, type Counter } from '@opentelemetry/api';
-import type { LogSink } from './logs.ts';
+import { printTo, type LogSink } from './logs.ts';
 
 /**
  * Uncaught exceptions and unhandled rejections: logged at error with the stack and the request's
@@ -53,7 +53,7 @@ export function captureExceptions({ sink, counter, flush }: ExceptionCapture) {
     if (dying) return;
     dying = true;
     void flush().finally(() => {
-      process.stderr.write(`${inspect(error)}\n\nNode.js ${process.version}\n`);
+      printTo(process.stderr)(`${inspect(error)}\n\nNode.js ${process.version}\n`);
       process.exit(1);
     });
   };

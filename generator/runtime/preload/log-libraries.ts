@@ -1,5 +1,5 @@
 import { isEsmNamespace, loadInstrumentationApi } from './instrumentation-api.ts';
-import type { Level, LogSink } from './logs.ts';
+import { printTo, type Level, type LogSink } from './logs.ts';
 
 /**
  * pino and winston output becomes the same JSON lines as console output, and each record is
@@ -57,7 +57,7 @@ export function pinoDestination(sink: LogSink, labels: Record<number, string>, m
       }
       const level = PINO_LEVELS[label] ?? 'info';
       const text = sink.format(level, typeof record.name === 'string' ? record.name : 'pino', String(record[messageKey] ?? ''), any ? fields : undefined);
-      (level === 'warn' || level === 'error' ? process.stderr : process.stdout).write(`${text}\n`);
+      printTo(level === 'warn' || level === 'error' ? process.stderr : process.stdout)(`${text}\n`);
     },
   };
 }

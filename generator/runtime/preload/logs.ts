@@ -35,10 +35,33 @@ export interface LogSink {
   format(level: Level, logger: string, message: string, fields?: Record<string, unknown>): string;
 }
 
+const printers = new Map<NodeJS.WriteStream, (text: string) => void>();
+
+/**
+ * Writes to stdout or stderr until a write fails (a closed pipe: `node app | head`), then stops
+ * writing there. Node's stdio streams are never destroyed, so each later write would fail again,
+ * raise another uncaught error, whose log line would write again: a loop of next ticks that starves
+ * the event loop, so the flush and the exit that should follow an uncaught error never came.
+ */
+export function printTo(stream: NodeJS.WriteStream): (text: string) => void {
+  let printer = printers.get(stream);
+  if (!printer) {
+    let failed = false;
+    const onWritten = (error?: Error | null) => {
+      if (error) failed = true;
+    };
+    printer = (text: string) => {
+      if (!failed) stream.write(text, onWritten);
+    };
+    printers.set(stream, printer);
+  }
+  return printer;
+}
+
 export function createLogSink(settings: PreloadSettings, otelLogger: Logger, redactor: Redactor): LogSink {
   const threshold = RANK[settings.logLevel] ?? RANK.info;
-  const stdout = process.stdout.write.bind(process.stdout);
-  const stderr = process.stderr.write.bind(process.stderr);
+  const stdout = printTo(process.stdout);
+  const stderr = printTo(process.stderr);
   const record = (
     level: Level,
     logger: string,

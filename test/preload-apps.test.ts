@@ -19,6 +19,16 @@ import {
   type Receiver,
 } from './preload-harness.ts';
 
+/** A stand-in Collector for one test, closed whatever the test's outcome. */
+async function withReceiver(run: (receiver: Receiver) => Promise<void>) {
+  const receiver = await startReceiver();
+  try {
+    await run(receiver);
+  } finally {
+    receiver.close();
+  }
+}
+
 const LOG_FIELDS = [
   'timestamp',
   'level',
@@ -180,8 +190,7 @@ describe('preload on express (esm): redaction, debug mode, cardinality', () => {
 
 describe('preload exporting while requests are served', () => {
   it('does not trace its own export requests as part of the request that filled the batch', async () => {
-    const receiver = await startReceiver();
-    try {
+    await withReceiver(async (receiver) => {
       const app = await runApp(await makeApp('express', 'commonjs'), {
         ...flushOnlyEnv(receiver),
         // every span fills a batch, so each export starts inside a request's context
@@ -192,16 +201,13 @@ describe('preload exporting while requests are served', () => {
       const spans = receiver.spans();
       expect(spans.filter((s) => s.kind === 2)).toHaveLength(5);
       expect(spans.filter((s) => s.kind === 3)).toEqual([]);
-    } finally {
-      receiver.close();
-    }
+    });
   });
 });
 
 describe('preload with the default protocol', () => {
   it('exports traces, metrics and logs as OTLP protobuf over HTTP', async () => {
-    const receiver = await startReceiver();
-    try {
+    await withReceiver(async (receiver) => {
       const env: Record<string, string> = flushOnlyEnv(receiver);
       delete env.OTEL_EXPORTER_OTLP_PROTOCOL;
       const app = await runApp(await makeApp('express', 'commonjs'), env);
@@ -228,16 +234,13 @@ describe('preload with the default protocol', () => {
           .map((r) => r.text)
           .join(''),
       ).toContain('order');
-    } finally {
-      receiver.close();
-    }
+    });
   });
 });
 
 describe('preload when a client leaves mid-request', () => {
   it('ends that request span as aborted, and later requests on other connections as usual', async () => {
-    const receiver = await startReceiver();
-    try {
+    await withReceiver(async (receiver) => {
       const app = await runApp(await makeApp('express', 'commonjs'), flushOnlyEnv(receiver));
       await new Promise<void>((resolve) => {
         const request = http.get({ host: '127.0.0.1', port: app.port, path: '/slow' });
@@ -256,9 +259,7 @@ describe('preload when a client leaves mid-request', () => {
       const order = servers.find((s) => s.name === 'GET /orders/:id');
       expect(order?.attributes).toMatchObject({ 'http.response.status_code': 200 });
       expect(order?.attributes).not.toHaveProperty('error.type');
-    } finally {
-      receiver.close();
-    }
+    });
   });
 });
 

@@ -48,11 +48,8 @@ export class ProtoBuffer {
     return this.buffer.subarray(0, this.pos);
   }
 
-  ensureCapacity(extra: number) {
-    this.ensure(extra);
-  }
-
-  private ensure(extra: number) {
+  /** Room for `extra` more bytes, growing the buffer when needed. */
+  ensure(extra: number) {
     if (this.pos + extra <= this.buffer.length) return;
     let size = this.buffer.length * 2;
     while (size < this.pos + extra) size *= 2;
@@ -190,13 +187,13 @@ export class ProtoBuffer {
 }
 
 function hrTime(out: ProtoBuffer, time: HrTime) {
-  out.ensureCapacity(8);
+  out.ensure(8);
   out.pos = putTimestamp(out.buffer, out.pos, time[0], time[1]);
 }
 
 /** Epoch milliseconds as the tracer's HrTime getters would give them, without the array. */
 function epochMs(out: ProtoBuffer, ms: number) {
-  out.ensureCapacity(8);
+  out.ensure(8);
   out.pos = putEpochMs(out.buffer, out.pos, ms);
 }
 
@@ -519,7 +516,7 @@ function writeServerSpan(
     6 + // dropped attribute, event and link counts
     1 + 1 + 2 + // status
     2 + 4; // flags
-  out.ensureCapacity(1 + 2 + spanSize);
+  out.ensure(1 + 2 + spanSize);
   const b = out.buffer;
   let p = out.pos;
   b[p++] = 0x12; // ScopeSpans.spans

@@ -110,7 +110,11 @@ export function startAdmin(options: AdminOptions): Admin {
         delay_ms: { p50: round(lastWindow.p50), p99: round(lastWindow.p99), max: round(lastWindow.max) },
         utilization: round(utilisation),
       },
-      memory_mib: { rss: mib(memory.rss), heap_used: mib(memory.heapUsed), heap_total: mib(memory.heapTotal) },
+      memory_mib: {
+        rss: mib(memory.rss),
+        heap_used: mib(memory.heapUsed),
+        heap_total: mib(memory.heapTotal),
+      },
       active_handles: process.getActiveResourcesInfo().length,
       circuit_breakers: options.breakerStates(),
     };
@@ -118,7 +122,8 @@ export function startAdmin(options: AdminOptions): Admin {
 
   const server = http.createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
-    if (request.method !== 'GET' && request.method !== 'HEAD') return json(response, 405, { error: 'method not allowed' });
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return json(response, 405, { error: 'method not allowed' });
     if (path === '/livez') return json(response, 200, { status: 'alive' });
     if (path === '/readyz') {
       const { ready, reason } = readiness();
@@ -132,10 +137,15 @@ export function startAdmin(options: AdminOptions): Admin {
       if (path === '/metrics') return options.metricsHandler!(request, response);
       return json(response, 200, details());
     }
-    return json(response, 404, { error: 'not found', endpoints: ['/livez', '/readyz', '/health/detailed', ...(options.metricsHandler ? ['/metrics'] : [])] });
+    return json(response, 404, {
+      error: 'not found',
+      endpoints: ['/livez', '/readyz', '/health/detailed', ...(options.metricsHandler ? ['/metrics'] : [])],
+    });
   });
   (server as unknown as Record<symbol, boolean>)[ADMIN_SERVER] = true;
-  server.on('error', (error) => options.warn(`admin endpoint not started on ${settings.bind}:${settings.port}: ${error.message}`));
+  server.on('error', (error) =>
+    options.warn(`admin endpoint not started on ${settings.bind}:${settings.port}: ${error.message}`),
+  );
   server.listen(settings.port, settings.bind);
   // the admin endpoint never keeps a process alive that would otherwise have exited
   server.unref();

@@ -1,5 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ROOT_CONTEXT, createContextKey, type Context, type ContextManager, type Span } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  createContextKey,
+  type Context,
+  type ContextManager,
+  type Span,
+} from '@opentelemetry/api';
 
 /**
  * A context manager that can also *enter* a context. The server span is created from the
@@ -25,7 +31,8 @@ export class EnterableContextManager implements ContextManager {
 
   bind<T>(context: Context, target: T): T {
     if (typeof target !== 'function') return target;
-    const run = (self: unknown, args: unknown[]) => this.with(context, () => (target as (...a: unknown[]) => unknown).apply(self, args));
+    const run = (self: unknown, args: unknown[]) =>
+      this.with(context, () => (target as (...a: unknown[]) => unknown).apply(self, args));
     return function (this: unknown, ...args: unknown[]) {
       return run(this, args);
     } as T;

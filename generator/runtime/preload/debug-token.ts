@@ -17,7 +17,8 @@ export type DebugTokenVerdict =
   | { valid: true; expiresAt: number; nonce: string }
   | { valid: false; reason: 'malformed' | 'signature' | 'expired' | 'ttl' | 'no_secret' };
 
-const sign = (secret: string, payload: string) => createHmac('sha256', secret).update(payload).digest('base64url');
+const sign = (secret: string, payload: string) =>
+  createHmac('sha256', secret).update(payload).digest('base64url');
 
 export function mintDebugToken(secret: string, ttlMs: number, now = Date.now()) {
   if (!secret) throw new Error(`${DEBUG_SECRET_ENV} is empty; set it to the secret the services share`);
@@ -30,15 +31,25 @@ export function mintDebugToken(secret: string, ttlMs: number, now = Date.now()) 
   return { token: `${payload}.${sign(secret, payload)}`, expiresAt: expiresAt * 1000, nonce };
 }
 
-export function verifyDebugToken(token: string, secret: string | undefined, now = Date.now()): DebugTokenVerdict {
+export function verifyDebugToken(
+  token: string,
+  secret: string | undefined,
+  now = Date.now(),
+): DebugTokenVerdict {
   if (!secret) return { valid: false, reason: 'no_secret' };
   const parts = token.split('.');
-  if (parts.length !== 4 || parts[0] !== VERSION || !/^\d{1,12}$/.test(parts[1]!) || !/^[0-9a-f]{16}$/.test(parts[2]!)) {
+  if (
+    parts.length !== 4 ||
+    parts[0] !== VERSION ||
+    !/^\d{1,12}$/.test(parts[1]!) ||
+    !/^[0-9a-f]{16}$/.test(parts[2]!)
+  ) {
     return { valid: false, reason: 'malformed' };
   }
   const expected = Buffer.from(sign(secret, parts.slice(0, 3).join('.')));
   const given = Buffer.from(parts[3]!);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { valid: false, reason: 'signature' };
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return { valid: false, reason: 'signature' };
   const expiresAt = Number(parts[1]) * 1000;
   if (expiresAt <= now) return { valid: false, reason: 'expired' };
   if (expiresAt - now > MAX_DEBUG_TOKEN_TTL_MS + CLOCK_SKEW_MS) return { valid: false, reason: 'ttl' };

@@ -35,14 +35,22 @@ export function captureExceptions({ sink, counter, flush }: ExceptionCapture) {
       const span = trace.getActiveSpan();
       if (span?.isRecording()) {
         span.recordException(error instanceof Error ? error : String(error));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+        span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: error instanceof Error ? error.message : String(error),
+        });
       }
       const message = error instanceof Error ? error.message : inspect(error);
-      sink.write('error', 'otelkit.exceptions', `${origin === 'uncaught_exception' ? 'uncaught exception' : 'unhandled rejection'}: ${message}`, {
-        exception_type: type,
-        exception_stacktrace: error instanceof Error ? error.stack : undefined,
-        origin,
-      });
+      sink.write(
+        'error',
+        'otelkit.exceptions',
+        `${origin === 'uncaught_exception' ? 'uncaught exception' : 'unhandled rejection'}: ${message}`,
+        {
+          exception_type: type,
+          exception_stacktrace: error instanceof Error ? error.stack : undefined,
+          origin,
+        },
+      );
     } catch {
       // recording must never turn one failure into two
     }

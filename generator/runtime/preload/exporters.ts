@@ -1,9 +1,18 @@
 import type { ExportResult } from '@opentelemetry/core';
-import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
 import type { ReadableLogRecord, LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { redactAttributes, type Redactor } from './redact.ts';
-import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE, type PreloadSettings } from './settings.ts';
+import {
+  DEBUG_ATTRIBUTE,
+  FRONTEND_ATTRIBUTE,
+  REQUEST_ID_ATTRIBUTE,
+  type PreloadSettings,
+} from './settings.ts';
 
 /**
  * OTLP exporters, loaded on first export rather than at start-up (they are the heaviest modules and
@@ -31,16 +40,22 @@ export function otlpOptions(signal: Signal, settings: PreloadSettings, env: Env,
   for (const source of [env.OTEL_EXPORTER_OTLP_HEADERS, env[`OTEL_EXPORTER_OTLP_${upper}_HEADERS`]]) {
     for (const pair of (source ?? '').split(',')) {
       const at = pair.indexOf('=');
-      if (at > 0) headers[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim());
+      if (at > 0)
+        headers[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim());
     }
   }
-  const requested = env[`OTEL_EXPORTER_OTLP_${upper}_PROTOCOL`] || env.OTEL_EXPORTER_OTLP_PROTOCOL || settings.protocol;
+  const requested =
+    env[`OTEL_EXPORTER_OTLP_${upper}_PROTOCOL`] || env.OTEL_EXPORTER_OTLP_PROTOCOL || settings.protocol;
   let protocol: OtlpOptions['protocol'] = 'http/protobuf';
   if (requested === 'http/json') protocol = 'http/json';
   else if (requested && requested !== 'http/protobuf') {
-    warn(`OTEL_EXPORTER_OTLP_PROTOCOL=${requested} is not supported by the otelkit preload; using http/protobuf`);
+    warn(
+      `OTEL_EXPORTER_OTLP_PROTOCOL=${requested} is not supported by the otelkit preload; using http/protobuf`,
+    );
   }
-  const timeout = Number(env[`OTEL_EXPORTER_OTLP_${upper}_TIMEOUT`] || env.OTEL_EXPORTER_OTLP_TIMEOUT || 10000);
+  const timeout = Number(
+    env[`OTEL_EXPORTER_OTLP_${upper}_TIMEOUT`] || env.OTEL_EXPORTER_OTLP_TIMEOUT || 10000,
+  );
   return { url, headers, protocol, timeoutMillis: Number.isFinite(timeout) && timeout > 0 ? timeout : 10000 };
 }
 
@@ -149,7 +164,9 @@ export function logExporter(options: OtlpOptions, redactor: Redactor, onFailure:
       protocol === 'http/json'
         ? await import('@opentelemetry/exporter-logs-otlp-http')
         : await import('@opentelemetry/exporter-logs-otlp-proto');
-    return new module.OTLPLogExporter({ ...config, concurrencyLimit: CONCURRENCY_LIMIT }) as Exporter<ReadableLogRecord[]>;
+    return new module.OTLPLogExporter({ ...config, concurrencyLimit: CONCURRENCY_LIMIT }) as Exporter<
+      ReadableLogRecord[]
+    >;
   };
   const prepare = (records: ReadableLogRecord[]) => {
     for (const record of records) {

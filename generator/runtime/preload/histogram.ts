@@ -118,7 +118,10 @@ export class DurationHistogram implements MetricProducer {
           ];
     return Promise.resolve({
       // the reader takes the resource from the SDK's own producer; only scope metrics are merged
-      resourceMetrics: { resource: undefined as never, scopeMetrics: metrics.length ? [{ scope: this.scope, metrics }] : [] },
+      resourceMetrics: {
+        resource: undefined as never,
+        scopeMetrics: metrics.length ? [{ scope: this.scope, metrics }] : [],
+      },
       errors: [],
     });
   }

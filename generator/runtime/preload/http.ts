@@ -21,12 +21,7 @@ import { RequestContext, type EnterableContextManager, type RequestState } from 
 import { DEBUG_SECRET_ENV, DEBUG_TOKEN_HEADER, verifyDebugToken } from './debug-token.ts';
 import type { DurationHistogram } from './histogram.ts';
 import { createPathNormaliser } from './routes.ts';
-import {
-  OVERFLOW_ROUTE,
-  REQUEST_ID_ATTRIBUTE,
-  UNKNOWN_FRONTEND,
-  type PreloadSettings,
-} from './settings.ts';
+import { OVERFLOW_ROUTE, REQUEST_ID_ATTRIBUTE, UNKNOWN_FRONTEND, type PreloadSettings } from './settings.ts';
 
 /**
  * HTTP server and client spans from Node's diagnostics channels instead of monkey-patching
@@ -137,7 +132,13 @@ export function instrumentHttp(options: HttpInstrumentation) {
     // contexts captured by lingering timers keep only this small stand-in, not the finished span
     state.span = trace.wrapSpanContext(span.spanContext());
     state.context = undefined;
-    duration.record((performance.now() - state.startedAt) / 1000, state.method, status, route, state.frontend);
+    duration.record(
+      (performance.now() - state.startedAt) / 1000,
+      state.method,
+      status,
+      route,
+      state.frontend,
+    );
   };
 
   const onRequest = ({
@@ -157,9 +158,11 @@ export function instrumentHttp(options: HttpInstrumentation) {
     const startedAt = performance.now();
     const given = headers['x-request-id'];
     // a generated id is safe; a given one is redacted once here (it is echoed, logged and exported)
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? options.redactText(given) : newRequestId();
+    const requestId =
+      typeof given === 'string' && REQUEST_ID.test(given) ? options.redactText(given) : newRequestId();
     const frontendHeader = headers['x-frontend-id'];
-    const frontend = typeof frontendHeader === 'string' && frontends.has(frontendHeader) ? frontendHeader : UNKNOWN_FRONTEND;
+    const frontend =
+      typeof frontendHeader === 'string' && frontends.has(frontendHeader) ? frontendHeader : UNKNOWN_FRONTEND;
     const method = request.method ?? 'GET';
     let debug = false;
     let debugExpiresAt = 0;
@@ -169,13 +172,14 @@ export function instrumentHttp(options: HttpInstrumentation) {
       if (verdict.valid) {
         debug = true;
         debugExpiresAt = verdict.expiresAt;
-      }
-      else debugRejected.add(1, { reason: verdict.reason });
+      } else debugRejected.add(1, { reason: verdict.reason });
     }
     const active = contextManager.active();
     // most requests carry neither header; extracting from nothing still allocates
     const parent =
-      headers.traceparent !== undefined || headers.baggage !== undefined ? propagation.extract(active, headers) : active;
+      headers.traceparent !== undefined || headers.baggage !== undefined
+        ? propagation.extract(active, headers)
+        : active;
     const url = request.url ?? '/';
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
@@ -191,11 +195,25 @@ export function instrumentHttp(options: HttpInstrumentation) {
       },
       parent,
     );
-    const state: RequestState = { span, requestId, frontend, debug, method, path, startedAt, route: undefined, ended: false };
+    const state: RequestState = {
+      span,
+      requestId,
+      frontend,
+      debug,
+      method,
+      path,
+      startedAt,
+      route: undefined,
+      ended: false,
+    };
     (response as WithState)[STATE] = state;
     response.setHeader('x-request-id', requestId);
     state.context = new RequestContext(parent, state);
-    if (debug) options.audit('debug token used', { [REQUEST_ID_ATTRIBUTE]: requestId, 'debug_token.expires_at': new Date(debugExpiresAt).toISOString() });
+    if (debug)
+      options.audit('debug token used', {
+        [REQUEST_ID_ATTRIBUTE]: requestId,
+        'debug_token.expires_at': new Date(debugExpiresAt).toISOString(),
+      });
     // a connection whose client leaves mid-request ends that request's span as aborted; one
     // listener per connection rather than one per response
     if (socket && !watchedSockets.has(socket)) {
@@ -225,7 +243,12 @@ export function instrumentHttp(options: HttpInstrumentation) {
   // http and https servers share net.Server's emit; patching it there spares loading https and tls
   // in apps that never serve TLS themselves.
   const emit = net.Server.prototype.emit as (this: unknown, ...args: unknown[]) => boolean;
-  net.Server.prototype.emit = function (this: unknown, event: string | symbol, request?: unknown, response?: ServerResponse) {
+  net.Server.prototype.emit = function (
+    this: unknown,
+    event: string | symbol,
+    request?: unknown,
+    response?: ServerResponse,
+  ) {
     if (event === 'request' && arguments.length === 3) {
       const state = (response as WithState | undefined)?.[STATE];
       if (state?.context) return contextManager.with(state.context, emit, this, event, request, response);
@@ -277,7 +300,12 @@ function keepIdleTimersOutOfRequests() {
 
 const clientSpans = new WeakMap<object, Span>();
 
-function startClientSpan(tracer: Tracer, method: string, url: string, inject: (name: string, value: string) => void) {
+function startClientSpan(
+  tracer: Tracer,
+  method: string,
+  url: string,
+  inject: (name: string, value: string) => void,
+) {
   const active = context.active();
   if (isTracingSuppressed(active)) return undefined;
   let host = '';
@@ -310,7 +338,9 @@ function instrumentHttpClient(tracer: Tracer) {
     const { request } = message as { request: ClientRequest };
     if (request.headersSent) return;
     const url = `${request.protocol}//${request.host}${request.path}`;
-    const span = startClientSpan(tracer, request.method, url, (name, value) => request.setHeader(name, value));
+    const span = startClientSpan(tracer, request.method, url, (name, value) =>
+      request.setHeader(name, value),
+    );
     if (span) clientSpans.set(request, span);
   });
   diagnostics.subscribe('http.client.response.finish', (message) => {
@@ -326,7 +356,12 @@ function instrumentHttpClient(tracer: Tracer) {
 }
 
 function instrumentFetch(tracer: Tracer) {
-  type UndiciRequest = { method: string; origin: string; path: string; addHeader(name: string, value: string): void };
+  type UndiciRequest = {
+    method: string;
+    origin: string;
+    path: string;
+    addHeader(name: string, value: string): void;
+  };
   diagnostics.subscribe('undici:request:create', (message) => {
     const { request } = message as { request: UndiciRequest };
     const span = startClientSpan(tracer, request.method, `${request.origin}${request.path}`, (name, value) =>

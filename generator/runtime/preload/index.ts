@@ -29,7 +29,13 @@ import { createSampler } from './sampler.ts';
 import { DEFAULT_SETTINGS, type PreloadSettings } from './settings.ts';
 import { EagerSpanProcessor, loadSpanTransport } from './span-export.ts';
 import { LeanTracerProvider } from './tracer.ts';
-import { createResilience, opossumInstrumentation, type BreakerState, type Resilience, type ResilienceDetails } from './resilience.ts';
+import {
+  createResilience,
+  opossumInstrumentation,
+  type BreakerState,
+  type Resilience,
+  type ResilienceDetails,
+} from './resilience.ts';
 
 export { mintDebugToken, verifyDebugToken, MAX_DEBUG_TOKEN_TTL_MS, DEBUG_SECRET_ENV } from './debug-token.ts';
 export { createPathNormaliser } from './routes.ts';
@@ -44,15 +50,19 @@ let resilience: Resilience | undefined;
  * semaphores). They become the standard metrics labelled by dependency and a structured log
  * record; before the preload starts, or with telemetry disabled, they do nothing.
  */
-export const recordRetry = (dependency: string, details?: ResilienceDetails) => resilience?.recordRetry(dependency, details);
+export const recordRetry = (dependency: string, details?: ResilienceDetails) =>
+  resilience?.recordRetry(dependency, details);
 export const recordTimeout = (dependency: string, details?: ResilienceDetails) =>
   resilience?.recordTimeout(dependency, details);
 export const recordBulkheadRejection = (dependency: string, details?: ResilienceDetails) =>
   resilience?.recordBulkheadRejection(dependency, details);
 export const recordFallback = (dependency: string, details?: ResilienceDetails) =>
   resilience?.recordFallback(dependency, details);
-export const recordCircuitBreakerState = (dependency: string, state: BreakerState, details?: ResilienceDetails) =>
-  resilience?.recordBreakerState(dependency, state, details);
+export const recordCircuitBreakerState = (
+  dependency: string,
+  state: BreakerState,
+  details?: ResilienceDetails,
+) => resilience?.recordBreakerState(dependency, state, details);
 
 const SCOPE = 'otelkit-preload';
 let started = false;
@@ -114,16 +124,16 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
 
   const traceOptions = otlpOptions('traces', settings, env, warn);
   const spanProcessor = new EagerSpanProcessor({
-      json: traceOptions.protocol === 'http/json',
-      resource,
-      load: () => loadSpanTransport(traceOptions, CONCURRENCY_LIMIT),
-      prepare: spanRedaction(redactor),
-      redactText: redactor.text,
-      onFailure: exportFailed('traces'),
-      scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY, 5000),
-      maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048),
-      maxExportBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
-      exportTimeoutMillis: positive(env.OTEL_BSP_EXPORT_TIMEOUT, 30000),
+    json: traceOptions.protocol === 'http/json',
+    resource,
+    load: () => loadSpanTransport(traceOptions, CONCURRENCY_LIMIT),
+    prepare: spanRedaction(redactor),
+    redactText: redactor.text,
+    onFailure: exportFailed('traces'),
+    scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY, 5000),
+    maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048),
+    maxExportBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
+    exportTimeoutMillis: positive(env.OTEL_BSP_EXPORT_TIMEOUT, 30000),
   });
   const tracerProvider = new LeanTracerProvider({
     resource,
@@ -141,9 +151,9 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
   // Right after the app's own start-up it costs nothing a user notices.
   setImmediate(() => spanProcessor.warmUp()).unref();
 
-  const bucketsSeconds = (settings.histogramBucketsMs ?? [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]).map(
-    (ms) => ms / 1000,
-  );
+  const bucketsSeconds = (
+    settings.histogramBucketsMs ?? [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
+  ).map((ms) => ms / 1000);
   const duration = new DurationHistogram(bucketsSeconds, SCOPE);
   const exportInterval = positive(env.OTEL_METRIC_EXPORT_INTERVAL, 60000);
   const pull = settings.admin?.metrics ? prometheusReader(duration) : undefined;
@@ -176,7 +186,8 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
   logs.setGlobalLoggerProvider(loggerProvider);
 
   const sink = createLogSink(settings, loggerProvider.getLogger(SCOPE), redactor);
-  const audit = (message: string, attributes: Attributes) => sink.write('info', 'otelkit.audit', message, attributes, 'audit');
+  const audit = (message: string, attributes: Attributes) =>
+    sink.write('info', 'otelkit.audit', message, attributes, 'audit');
   captureConsole(sink, redactor);
 
   const meter = meterProvider.getMeter(SCOPE);
@@ -216,9 +227,11 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
 
   let flushed: Promise<void> | undefined;
   const shutdown = () => {
-    flushed ??= Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown(), loggerProvider.shutdown()]).then(
-      () => undefined,
-    );
+    flushed ??= Promise.allSettled([
+      tracerProvider.shutdown(),
+      meterProvider.shutdown(),
+      loggerProvider.shutdown(),
+    ]).then(() => undefined);
     return flushed;
   };
   const timeoutMs = settings.shutdownTimeoutMs ?? 3000;
@@ -243,7 +256,9 @@ export function createPropagator(env: NodeJS.ProcessEnv, warn: (message: string)
     if (name === 'tracecontext') propagators.push(new W3CTraceContextPropagator());
     else if (name === 'baggage') propagators.push(new W3CBaggagePropagator());
     else if (name !== 'none') {
-      warn(`OTEL_PROPAGATORS: ${name} is not supported by the otelkit preload (tracecontext, baggage, none); ignored`);
+      warn(
+        `OTEL_PROPAGATORS: ${name} is not supported by the otelkit preload (tracecontext, baggage, none); ignored`,
+      );
     }
   }
   return new CompositePropagator({ propagators: names.includes('none') ? [] : propagators });
@@ -267,7 +282,10 @@ const hostAttributes: ResourceDetector = {
         // not Linux, or no machine id: host.id is optional
       }
     }
-    const attributes: Record<string, string> = { 'host.name': os.hostname(), 'host.arch': HOST_ARCH[os.arch()] ?? os.arch() };
+    const attributes: Record<string, string> = {
+      'host.name': os.hostname(),
+      'host.arch': HOST_ARCH[os.arch()] ?? os.arch(),
+    };
     if (id) attributes['host.id'] = id;
     return { attributes };
   },
@@ -284,7 +302,9 @@ function serviceVersion(env: NodeJS.ProcessEnv): string | undefined {
   const fromEnv = /(?:^|,)\s*service\.version=([^,]+)/.exec(env.OTEL_RESOURCE_ATTRIBUTES ?? '')?.[1];
   if (fromEnv) return decodeURIComponent(fromEnv.trim());
   try {
-    const manifest = JSON.parse(readFileSync(path.join(process.cwd(), 'package.json'), 'utf8')) as { version?: unknown };
+    const manifest = JSON.parse(readFileSync(path.join(process.cwd(), 'package.json'), 'utf8')) as {
+      version?: unknown;
+    };
     return typeof manifest.version === 'string' ? manifest.version : undefined;
   } catch {
     return undefined;
@@ -303,7 +323,10 @@ function onAppListening(callback: () => void) {
 /** A pull reader for the admin endpoint's /metrics, rendering Prometheus text from the same instruments. */
 function prometheusReader(duration: DurationHistogram): { reader: MetricReader; handler: AdminHandler } {
   const exporter = new PrometheusExporter({ preventServerStart: true, metricProducers: [duration] } as never);
-  return { reader: exporter, handler: (request, response) => exporter.getMetricsRequestHandler(request, response) };
+  return {
+    reader: exporter,
+    handler: (request, response) => exporter.getMetricsRequestHandler(request, response),
+  };
 }
 
 type AdminHandler = (request: IncomingMessage, response: ServerResponse) => void;

@@ -10,10 +10,26 @@ import type { LogSink } from './logs.ts';
  */
 const LIBRARIES: { module: string; instrumentation: string; className: string }[] = [
   { module: 'pg', instrumentation: '@opentelemetry/instrumentation-pg', className: 'PgInstrumentation' },
-  { module: 'mysql2', instrumentation: '@opentelemetry/instrumentation-mysql2', className: 'MySQL2Instrumentation' },
-  { module: 'redis', instrumentation: '@opentelemetry/instrumentation-redis', className: 'RedisInstrumentation' },
-  { module: 'ioredis', instrumentation: '@opentelemetry/instrumentation-ioredis', className: 'IORedisInstrumentation' },
-  { module: 'mongodb', instrumentation: '@opentelemetry/instrumentation-mongodb', className: 'MongoDBInstrumentation' },
+  {
+    module: 'mysql2',
+    instrumentation: '@opentelemetry/instrumentation-mysql2',
+    className: 'MySQL2Instrumentation',
+  },
+  {
+    module: 'redis',
+    instrumentation: '@opentelemetry/instrumentation-redis',
+    className: 'RedisInstrumentation',
+  },
+  {
+    module: 'ioredis',
+    instrumentation: '@opentelemetry/instrumentation-ioredis',
+    className: 'IORedisInstrumentation',
+  },
+  {
+    module: 'mongodb',
+    instrumentation: '@opentelemetry/instrumentation-mongodb',
+    className: 'MongoDBInstrumentation',
+  },
   { module: 'koa', instrumentation: '@opentelemetry/instrumentation-koa', className: 'KoaInstrumentation' },
 ];
 
@@ -79,5 +95,9 @@ export function instrumentLibraries(
     registerInstrumentations(options: { instrumentations: unknown[] }): void;
   };
   registerInstrumentations({ instrumentations });
-  return [...present.map((library) => library.module), ...logLibraries, ...ownPresent.map((library) => library.module)];
+  return [
+    ...present.map((library) => library.module),
+    ...logLibraries,
+    ...ownPresent.map((library) => library.module),
+  ];
 }

@@ -56,7 +56,12 @@ export function pinoDestination(sink: LogSink, labels: Record<number, string>, m
         any = true;
       }
       const level = PINO_LEVELS[label] ?? 'info';
-      const text = sink.format(level, typeof record.name === 'string' ? record.name : 'pino', String(record[messageKey] ?? ''), any ? fields : undefined);
+      const text = sink.format(
+        level,
+        typeof record.name === 'string' ? record.name : 'pino',
+        String(record[messageKey] ?? ''),
+        any ? fields : undefined,
+      );
       printTo(level === 'warn' || level === 'error' ? process.stderr : process.stdout)(`${text}\n`);
     },
   };
@@ -81,7 +86,10 @@ function patchPino(exports: Fn, sink: LogSink): Fn {
 }
 
 interface WinstonFormat {
-  transform(info: Record<string | symbol, unknown>, options?: unknown): Record<string | symbol, unknown> | boolean;
+  transform(
+    info: Record<string | symbol, unknown>,
+    options?: unknown,
+  ): Record<string | symbol, unknown> | boolean;
   options?: unknown;
 }
 
@@ -104,9 +112,17 @@ function patchWinston(exports: Record<string, unknown>, sink: LogSink) {
           any = true;
         }
         const message = typeof out.message === 'string' ? out.message : JSON.stringify(out.message);
-        const name = typeof logger.defaultMeta === 'object' && logger.defaultMeta ? (logger.defaultMeta as { logger?: unknown }).logger : undefined;
+        const name =
+          typeof logger.defaultMeta === 'object' && logger.defaultMeta
+            ? (logger.defaultMeta as { logger?: unknown }).logger
+            : undefined;
         const level = WINSTON_LEVELS[String(out.level)] ?? 'info';
-        out[MESSAGE] = sink.format(level, typeof name === 'string' ? name : 'winston', message, any ? fields : undefined);
+        out[MESSAGE] = sink.format(
+          level,
+          typeof name === 'string' ? name : 'winston',
+          message,
+          any ? fields : undefined,
+        );
         return out;
       },
     };

@@ -27,7 +27,13 @@ const SEVERITY: Record<Level, SeverityNumber> = {
 };
 
 export interface LogSink {
-  write(level: Level, logger: string, message: string, fields?: Record<string, unknown>, logClass?: string): void;
+  write(
+    level: Level,
+    logger: string,
+    message: string,
+    fields?: Record<string, unknown>,
+    logClass?: string,
+  ): void;
   /**
    * For logging libraries, whose own level already filtered the record: emits the OTLP record
    * and returns the JSON line (no newline) for the library's transport to print, once.

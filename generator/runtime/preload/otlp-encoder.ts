@@ -1,4 +1,10 @@
-import { SpanStatusCode, type Attributes, type HrTime, type Link, type SpanContext } from '@opentelemetry/api';
+import {
+  SpanStatusCode,
+  type Attributes,
+  type HrTime,
+  type Link,
+  type SpanContext,
+} from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE } from './settings.ts';
 import { GeneratedSpanContext } from './tracer.ts';
@@ -24,7 +30,8 @@ for (let digit = 0; digit < 16; digit++) {
   HEX['0123456789ABCDEF'.charCodeAt(digit)] = digit;
 }
 
-const varintSize = (value: number) => (value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5);
+const varintSize = (value: number) =>
+  value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5;
 
 export class ProtoBuffer {
   buffer: Buffer;
@@ -287,7 +294,8 @@ function link(out: ProtoBuffer, value: Link) {
 /** Span fields 1-4 (trace id, span id, trace state, parent span id); links share 1-3. */
 function spanIdentity(out: ProtoBuffer, context: SpanContext, parent: SpanContext | undefined) {
   out.tag(1, WIRE_LEN);
-  if (context instanceof GeneratedSpanContext && context.traceIdAt >= 0) out.idBytes(context.idBytes, context.traceIdAt, 16);
+  if (context instanceof GeneratedSpanContext && context.traceIdAt >= 0)
+    out.idBytes(context.idBytes, context.traceIdAt, 16);
   else out.hexId(context.traceId);
   out.tag(2, WIRE_LEN);
   if (context instanceof GeneratedSpanContext) out.idBytes(context.idBytes, context.spanIdAt, 8);
@@ -379,7 +387,15 @@ export function encodeSpan(out: ProtoBuffer, span: ReadableSpan) {
 export interface ServerSpanRecord {
   spanContext(): SpanContext;
   parentSpanContext: SpanContext | undefined;
-  facts: { method: string; path: string; scheme: string; requestId: string; frontend: string; debug: boolean; userAgent: string | undefined };
+  facts: {
+    method: string;
+    path: string;
+    scheme: string;
+    requestId: string;
+    frontend: string;
+    debug: boolean;
+    userAgent: string | undefined;
+  };
   startEpochMs: number;
   endEpochMs: number;
 }
@@ -440,7 +456,13 @@ function writeServerSpanFields(
     out.tag(field, WIRE_VARINT);
     out.varint(0);
   }
-  spanStatusAndFlags(out, response.status >= 500 ? SpanStatusCode.ERROR : SpanStatusCode.UNSET, undefined, context, parent);
+  spanStatusAndFlags(
+    out,
+    response.status >= 500 ? SpanStatusCode.ERROR : SpanStatusCode.UNSET,
+    undefined,
+    context,
+    parent,
+  );
   out.end(start);
 }
 
@@ -509,13 +531,18 @@ function writeServerSpan(
     18 + // trace id
     10 + // span id
     (hasParent ? 10 : 0) +
-    1 + lengthSize(nameLength) + nameLength +
+    1 +
+    lengthSize(nameLength) +
+    nameLength +
     2 + // kind
     18 + // start and end
     attributesSize +
     6 + // dropped attribute, event and link counts
-    1 + 1 + 2 + // status
-    2 + 4; // flags
+    1 +
+    1 +
+    2 + // status
+    2 +
+    4; // flags
   out.ensure(1 + 2 + spanSize);
   const b = out.buffer;
   let p = out.pos;
@@ -523,7 +550,8 @@ function writeServerSpan(
   p = putLength(b, p, spanSize);
   b[p++] = 0x0a;
   b[p++] = 16;
-  if (context instanceof GeneratedSpanContext && context.traceIdAt >= 0) p = copyBytes(b, p, context.idBytes, context.traceIdAt, 16);
+  if (context instanceof GeneratedSpanContext && context.traceIdAt >= 0)
+    p = copyBytes(b, p, context.idBytes, context.traceIdAt, 16);
   else p = hexBytes(b, p, context.traceId);
   b[p++] = 0x12;
   b[p++] = 8;
@@ -636,7 +664,8 @@ function copyBytes(b: Buffer, p: number, source: Uint8Array, at: number, length:
 }
 
 function hexBytes(b: Buffer, p: number, hex: string) {
-  for (let i = 0; i < hex.length; i += 2) b[p++] = (HEX[hex.charCodeAt(i)]! << 4) | HEX[hex.charCodeAt(i + 1)]!;
+  for (let i = 0; i < hex.length; i += 2)
+    b[p++] = (HEX[hex.charCodeAt(i)]! << 4) | HEX[hex.charCodeAt(i + 1)]!;
   return p;
 }
 
@@ -677,7 +706,10 @@ export interface Scope {
  * Wraps encoded spans, grouped by scope, into one ExportTraceServiceRequest for the resource.
  * `resourceAttributes` are the resource's resolved attributes.
  */
-export function encodeRequest(resourceAttributes: Attributes, scopes: Iterable<[Scope, ProtoBuffer]>): Buffer {
+export function encodeRequest(
+  resourceAttributes: Attributes,
+  scopes: Iterable<[Scope, ProtoBuffer]>,
+): Buffer {
   // one allocation of about the final size instead of doubling from 16 KiB: batches are ~150 KiB,
   // and every doubling was another short-lived buffer outside the V8 heap
   const entries = [...scopes];

@@ -26,7 +26,10 @@ export function re2ToRegExp(regex: string): RegExp {
   return new RegExp(source, [...flags].join(''));
 }
 
-export function createRedactor(blockedKeys: readonly string[], valuePatterns: readonly { name: string; regex: string }[]) {
+export function createRedactor(
+  blockedKeys: readonly string[],
+  valuePatterns: readonly { name: string; regex: string }[],
+) {
   const blocked = new Set(blockedKeys.map((key) => key.toLowerCase()));
   const patterns = valuePatterns.flatMap(({ name, regex }) => {
     try {
@@ -83,7 +86,8 @@ export function createRedactor(blockedKeys: readonly string[], valuePatterns: re
     const proto = Object.getPrototypeOf(value) as unknown;
     if (proto !== Object.prototype && proto !== null) return value;
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = isBlockedKey(key) ? REDACTED : data(item, depth + 1);
+    for (const [key, item] of Object.entries(value))
+      out[key] = isBlockedKey(key) ? REDACTED : data(item, depth + 1);
     return out;
   };
 

@@ -44,14 +44,20 @@ export interface Resilience {
 const LOGGER = 'otelkit.resilience';
 
 const errorText = (error: unknown) =>
-  error === undefined ? undefined : error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  error === undefined
+    ? undefined
+    : error instanceof Error
+      ? `${error.name}: ${error.message}`
+      : String(error);
 
 export function createResilience(meter: Meter, sink: LogSink): Resilience {
   const states = new Map<string, BreakerState>();
   const transitions = meter.createCounter(RESILIENCE_METRIC_NAMES.transitions, {
     description: 'Circuit breaker state changes.',
   });
-  const retries = meter.createCounter(RESILIENCE_METRIC_NAMES.retries, { description: 'Retried calls to a dependency.' });
+  const retries = meter.createCounter(RESILIENCE_METRIC_NAMES.retries, {
+    description: 'Retried calls to a dependency.',
+  });
   const timeouts = meter.createCounter(RESILIENCE_METRIC_NAMES.timeouts, {
     description: 'Calls to a dependency that exceeded their timeout.',
   });
@@ -66,7 +72,14 @@ export function createResilience(meter: Meter, sink: LogSink): Resilience {
       for (const [dependency, state] of states) result.observe(BREAKER_STATE_VALUE[state], { dependency });
     });
 
-  const log = (level: Level, event: string, dependency: string, message: string, details: ResilienceDetails = {}, extra: Attributes = {}) => {
+  const log = (
+    level: Level,
+    event: string,
+    dependency: string,
+    message: string,
+    details: ResilienceDetails = {},
+    extra: Attributes = {},
+  ) => {
     const fields: Record<string, unknown> = { resilience_event: event, dependency, ...extra };
     if (details.durationMs !== undefined) fields.duration_ms = Math.round(details.durationMs * 1000) / 1000;
     if (details.attempt !== undefined) fields.attempt = details.attempt;
@@ -86,13 +99,25 @@ export function createResilience(meter: Meter, sink: LogSink): Resilience {
     },
     recordBulkheadRejection(dependency, details) {
       bulkheadRejections.add(1, { dependency });
-      log('warn', 'bulkhead_rejected', dependency, `call to ${dependency} rejected: concurrency limit reached`, details);
+      log(
+        'warn',
+        'bulkhead_rejected',
+        dependency,
+        `call to ${dependency} rejected: concurrency limit reached`,
+        details,
+      );
     },
     recordFallback(dependency, details) {
       log('info', 'fallback', dependency, `fallback used for ${dependency}`, details);
     },
     recordRejection(dependency, details) {
-      log('warn', 'circuit_rejected', dependency, `call to ${dependency} short-circuited: breaker open`, details);
+      log(
+        'warn',
+        'circuit_rejected',
+        dependency,
+        `call to ${dependency} short-circuited: breaker open`,
+        details,
+      );
     },
     recordBreakerState(dependency, state, details) {
       const from = states.get(dependency) ?? 'closed';
@@ -136,16 +161,23 @@ function patchOpossum(CircuitBreaker: { prototype: Breaker }, resilience: Resili
       if (!seen.has(this)) {
         seen.add(this);
         // a breaker reports closed from its first use, so the gauge shows it before anything fails
-        resilience.recordBreakerState(dependency, this.opened ? 'open' : this.halfOpen ? 'half_open' : 'closed');
+        resilience.recordBreakerState(
+          dependency,
+          this.opened ? 'open' : this.halfOpen ? 'half_open' : 'closed',
+        );
       }
       if (typeof event === 'string') {
         const state = BREAKER_EVENTS[event];
         if (state) resilience.recordBreakerState(dependency, state);
         else if (event === 'timeout') {
-          resilience.recordTimeout(dependency, { error: args[0], durationMs: (args[1] as number) ?? this.options?.timeout });
+          resilience.recordTimeout(dependency, {
+            error: args[0],
+            durationMs: (args[1] as number) ?? this.options?.timeout,
+          });
         } else if (event === 'reject') resilience.recordRejection(dependency, { error: args[0] });
         else if (event === 'fallback') resilience.recordFallback(dependency, { error: args[1] });
-        else if (event === 'semaphoreLocked') resilience.recordBulkheadRejection(dependency, { error: args[0] });
+        else if (event === 'semaphoreLocked')
+          resilience.recordBulkheadRejection(dependency, { error: args[0] });
       }
     } catch {
       // telemetry must never change what the breaker does
@@ -165,7 +197,8 @@ export function opossumInstrumentation(resilience: Resilience): unknown {
       return [
         new InstrumentationNodeModuleDefinition('opossum', ['>=6 <11'], (module) => {
           const namespace = module as { default?: { prototype: Breaker }; prototype?: Breaker };
-          const CircuitBreaker = (namespace.prototype ? namespace : namespace.default) as { prototype: Breaker } | undefined;
+          const CircuitBreaker = (namespace.prototype ? namespace : namespace.default) as
+            { prototype: Breaker } | undefined;
           if (CircuitBreaker?.prototype) patchOpossum(CircuitBreaker, resilience);
           return module;
         }),

@@ -12,7 +12,11 @@ import { DEBUG_ATTRIBUTE, type PreloadSettings } from './settings.ts';
  * OTEL_TRACES_SAMPLER overrides the generated sampler. Whatever is chosen, a request carrying a
  * valid debug token is recorded and sampled: that is the whole point of the token.
  */
-export function createSampler(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m: string) => void): Sampler {
+export function createSampler(
+  settings: PreloadSettings,
+  env: NodeJS.ProcessEnv,
+  warn: (m: string) => void,
+): Sampler {
   const name = env.OTEL_TRACES_SAMPLER?.trim() || settings.sampler.type;
   const argument = Number(env.OTEL_TRACES_SAMPLER ? env.OTEL_TRACES_SAMPLER_ARG : settings.sampler.ratio);
   const ratio = Number.isFinite(argument) && argument >= 0 && argument <= 1 ? argument : 1;
@@ -34,7 +38,8 @@ export function createSampler(settings: PreloadSettings, env: NodeJS.ProcessEnv,
       base = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
       break;
     default:
-      if (name !== 'parentbased_always_on') warn(`unknown OTEL_TRACES_SAMPLER ${name}; using parentbased_always_on`);
+      if (name !== 'parentbased_always_on')
+        warn(`unknown OTEL_TRACES_SAMPLER ${name}; using parentbased_always_on`);
       base = new ParentBasedSampler({ root: new AlwaysOnSampler() });
   }
   return {

@@ -208,7 +208,8 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
   }
 
   async forceFlush(): Promise<void> {
-    if (this.waiting.length > 0 || this.encodedCount > 0) await context.with(EXPORT_CONTEXT, () => this.flush());
+    if (this.waiting.length > 0 || this.encodedCount > 0)
+      await context.with(EXPORT_CONTEXT, () => this.flush());
     await Promise.all(this.inFlight);
     const transport = await this.transport;
     await transport?.forceFlush();
@@ -223,12 +224,16 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
 }
 
 /** The OpenTelemetry OTLP/HTTP exporter's transport, retries and limits, sending pre-encoded requests. */
-export async function loadSpanTransport(options: OtlpOptions, concurrencyLimit: number): Promise<SpanTransport> {
-  const [{ OTLPExporterBase }, { convertLegacyHttpOptions, createOtlpHttpExportDelegate }, transformer] = await Promise.all([
-    import('@opentelemetry/otlp-exporter-base'),
-    import('@opentelemetry/otlp-exporter-base/node-http'),
-    import('@opentelemetry/otlp-transformer'),
-  ]);
+export async function loadSpanTransport(
+  options: OtlpOptions,
+  concurrencyLimit: number,
+): Promise<SpanTransport> {
+  const [{ OTLPExporterBase }, { convertLegacyHttpOptions, createOtlpHttpExportDelegate }, transformer] =
+    await Promise.all([
+      import('@opentelemetry/otlp-exporter-base'),
+      import('@opentelemetry/otlp-exporter-base/node-http'),
+      import('@opentelemetry/otlp-transformer'),
+    ]);
   const { protocol, ...config } = options;
   const json = protocol === 'http/json';
   const serializer = json ? transformer.JsonTraceSerializer : transformer.ProtobufTraceSerializer;

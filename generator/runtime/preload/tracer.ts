@@ -24,7 +24,13 @@ import {
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE } from './settings.ts';
-import { SamplingDecision, type ReadableSpan, type Sampler, type SpanProcessor, type TimedEvent } from '@opentelemetry/sdk-trace';
+import {
+  SamplingDecision,
+  type ReadableSpan,
+  type Sampler,
+  type SpanProcessor,
+  type TimedEvent,
+} from '@opentelemetry/sdk-trace';
 
 /**
  * A tracer whose spans are plain records: start and end as epoch milliseconds, attributes in one
@@ -244,7 +250,10 @@ export class LeanSpan implements Span, ReadableSpan {
       this.droppedEventsCount++;
       return this;
     }
-    const timeGiven = attributesOrTime instanceof Date || Array.isArray(attributesOrTime) || typeof attributesOrTime === 'number';
+    const timeGiven =
+      attributesOrTime instanceof Date ||
+      Array.isArray(attributesOrTime) ||
+      typeof attributesOrTime === 'number';
     const attributes: Attributes = {};
     if (!timeGiven && attributesOrTime) {
       for (const [key, value] of Object.entries(attributesOrTime as Attributes)) {
@@ -279,7 +288,10 @@ export class LeanSpan implements Span, ReadableSpan {
     if (this.ended) return this;
     // OK is final, and UNSET never overrides a status that was set
     if (this.status.code === SpanStatusCode.OK || status.code === SpanStatusCode.UNSET) return this;
-    this.status = status.code === SpanStatusCode.ERROR ? { code: status.code, message: status.message } : { code: status.code };
+    this.status =
+      status.code === SpanStatusCode.ERROR
+        ? { code: status.code, message: status.message }
+        : { code: status.code };
     return this;
   }
 
@@ -339,17 +351,30 @@ export class LeanTracer implements Tracer {
     attributes: Attributes,
     links: Link[],
     context: Context,
-  ): { recorded: false; span: Span } | { recorded: true; spanContext: SpanContext; parent: SpanContext | undefined; attributes?: Attributes } {
-    if (isTracingSuppressed(context)) return { recorded: false, span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT) };
+  ):
+    | { recorded: false; span: Span }
+    | { recorded: true; spanContext: SpanContext; parent: SpanContext | undefined; attributes?: Attributes } {
+    if (isTracingSuppressed(context))
+      return { recorded: false, span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT) };
     const found = trace.getSpanContext(context);
     // contexts made here are valid by construction; others are checked as the SDK does
     const parent =
-      found !== undefined && (found instanceof GeneratedSpanContext || trace.isSpanContextValid(found)) ? found : undefined;
+      found !== undefined && (found instanceof GeneratedSpanContext || trace.isSpanContextValid(found))
+        ? found
+        : undefined;
     const spanContext = new GeneratedSpanContext(parent?.traceId);
-    const result = this.provider.sampler.shouldSample(context, spanContext.traceId, name, kind, attributes, links);
+    const result = this.provider.sampler.shouldSample(
+      context,
+      spanContext.traceId,
+      name,
+      kind,
+      attributes,
+      links,
+    );
     spanContext.traceState = result.traceState ?? parent?.traceState;
     if (result.decision === SamplingDecision.RECORD_AND_SAMPLED) spanContext.traceFlags = TraceFlags.SAMPLED;
-    if (result.decision === SamplingDecision.NOT_RECORD) return { recorded: false, span: trace.wrapSpanContext(spanContext) };
+    if (result.decision === SamplingDecision.NOT_RECORD)
+      return { recorded: false, span: trace.wrapSpanContext(spanContext) };
     return { recorded: true, spanContext, parent, attributes: result.attributes };
   }
 
@@ -384,7 +409,14 @@ export class LeanTracer implements Tracer {
     const sampling = facts.debug ? DEBUG_SAMPLING_ATTRIBUTES : NO_ATTRIBUTES;
     const sampled = this.sample(facts.method, SpanKind.SERVER, sampling, NO_LINKS, context);
     if (!sampled.recorded) return sampled.span;
-    const span = new DeferredServerSpan(this.provider, this.scope, sampled.spanContext, sampled.parent, facts, nowMs());
+    const span = new DeferredServerSpan(
+      this.provider,
+      this.scope,
+      sampled.spanContext,
+      sampled.parent,
+      facts,
+      nowMs(),
+    );
     if (sampled.attributes) span.setAttributes(sampled.attributes);
     return span;
   }
@@ -394,7 +426,12 @@ export class LeanTracer implements Tracer {
     const [options, parent] = rest as [SpanOptions | undefined, Context | undefined];
     const context = parent ?? contextApi.active();
     const span = this.startSpan(name, options, context);
-    return contextApi.with(trace.setSpan(context, span), fn as (span: Span) => ReturnType<F>, undefined, span);
+    return contextApi.with(
+      trace.setSpan(context, span),
+      fn as (span: Span) => ReturnType<F>,
+      undefined,
+      span,
+    );
   }
 }
 

@@ -123,22 +123,21 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
   propagation.setGlobalPropagator(createPropagator(env, warn));
 
   const traceOptions = otlpOptions('traces', settings, env, warn);
-  const spanProcessor = new EagerSpanProcessor({
-    json: traceOptions.protocol === 'http/json',
-    resource,
-    load: () => loadSpanTransport(traceOptions, CONCURRENCY_LIMIT),
-    prepare: spanRedaction(redactor),
-    redactText: redactor.text,
-    onFailure: exportFailed('traces'),
-    scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY, 5000),
-    maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048),
-    maxExportBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
-    exportTimeoutMillis: positive(env.OTEL_BSP_EXPORT_TIMEOUT, 30000),
-  });
   const tracerProvider = new LeanTracerProvider({
     resource,
     sampler: createSampler(settings, env, warn),
-    processor: spanProcessor,
+    processor: new EagerSpanProcessor({
+      json: traceOptions.protocol === 'http/json',
+      resource,
+      load: () => loadSpanTransport(traceOptions, CONCURRENCY_LIMIT),
+      prepare: spanRedaction(redactor),
+      redactText: redactor.text,
+      onFailure: exportFailed('traces'),
+      scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY, 5000),
+      maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048),
+      maxExportBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
+      exportTimeoutMillis: positive(env.OTEL_BSP_EXPORT_TIMEOUT, 30000),
+    }),
     limits: {
       attributeCount: positive(env.OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT ?? env.OTEL_ATTRIBUTE_COUNT_LIMIT, 128),
       eventCount: positive(env.OTEL_SPAN_EVENT_COUNT_LIMIT, 128),
@@ -146,10 +145,6 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
     },
   });
   trace.setGlobalTracerProvider(tracerProvider);
-  // Loading the exporter takes a burst of allocations that outlive young collections; done under
-  // load, at the first export, it was enough for V8 to double the young generation (+8 MiB RSS).
-  // Right after the app's own start-up it costs nothing a user notices.
-  setImmediate(() => spanProcessor.warmUp()).unref();
 
   const bucketsSeconds = (
     settings.histogramBucketsMs ?? [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]

@@ -46,10 +46,10 @@ export interface EagerSpanProcessorOptions {
 }
 
 /**
- * Exports run in a context of their own with tracing suppressed: a flush is usually set off by the
- * span that fills a batch, inside that span's request, and the export's HTTP request would
- * otherwise be traced as part of the app's request, and its sockets, timers and promises would keep
- * the request's context alive until the Collector answers.
+ * Exports (and the timer that schedules one) run in a context of their own with tracing suppressed:
+ * a flush is usually set off by the span that fills a batch, inside that span's request, and the
+ * export's HTTP request would otherwise be traced as part of the app's request, and its sockets,
+ * timers and promises would keep the request's context alive until the Collector answers.
  */
 const EXPORT_CONTEXT = suppressTracing(ROOT_CONTEXT);
 
@@ -124,7 +124,7 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
   }
 
   private scheduleFlush(queued: number) {
-    if (queued >= this.options.maxExportBatchSize) void context.with(EXPORT_CONTEXT, () => this.flush());
+    if (queued >= this.options.maxExportBatchSize) void this.flush();
     else if (!this.timer) {
       this.timer = context.with(EXPORT_CONTEXT, () =>
         setTimeout(() => void this.flush(), this.options.scheduledDelayMillis).unref(),
@@ -146,11 +146,6 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
     const spans = this.waiting;
     this.waiting = [];
     for (const span of spans) this.encode(span);
-  }
-
-  /** Loads the transport ahead of the first export (see index.ts). */
-  warmUp(): void {
-    void this.loadTransport();
   }
 
   private loadTransport() {
@@ -179,6 +174,10 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
   }
 
   private flush(): Promise<void> {
+    return context.with(EXPORT_CONTEXT, () => this.send());
+  }
+
+  private send(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -208,8 +207,7 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
   }
 
   async forceFlush(): Promise<void> {
-    if (this.waiting.length > 0 || this.encodedCount > 0)
-      await context.with(EXPORT_CONTEXT, () => this.flush());
+    if (this.waiting.length > 0 || this.encodedCount > 0) await this.flush();
     await Promise.all(this.inFlight);
     const transport = await this.transport;
     await transport?.forceFlush();

@@ -31,10 +31,9 @@ const hrNow = (): HrTime => {
   return [Math.floor(ms / 1000), (ms % 1000) * 1e6];
 };
 
-type Level<K, V> = Map<K, V>;
-type SeriesIndex = Level<string, Level<string, Level<string, Level<number, Series>>>>;
+type SeriesIndex = Map<string, Map<string, Map<string, Map<number, Series>>>>;
 
-function child<K, V extends Level<unknown, unknown>>(level: Level<K, V>, key: K): V {
+function child<K, V extends Map<unknown, unknown>>(level: Map<K, V>, key: K): V {
   let found = level.get(key);
   if (found === undefined) {
     found = new Map() as V;

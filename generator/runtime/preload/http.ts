@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ServerResponse, type ClientRequest, type IncomingMessage } from 'node:http';
@@ -41,41 +41,6 @@ type ExpressLike = IncomingMessage & { route?: { path?: unknown }; baseUrl?: str
  */
 const STATE = Symbol('otelkit.request');
 type WithState = ServerResponse & { [STATE]?: RequestState };
-
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-const uuidPool = Buffer.allocUnsafe(4096);
-let uuidPoolAt = uuidPool.length;
-const uuidText = Buffer.allocUnsafe(36);
-
-/**
- * A random (version 4) UUID. crypto.randomUUID builds its string from twenty pieces, which is then
- * flattened again for the header and the span; this writes the text once and makes one flat string.
- */
-export function newRequestId(): string {
-  if (uuidPoolAt === uuidPool.length) {
-    randomFillSync(uuidPool);
-    uuidPoolAt = 0;
-  }
-  const start = uuidPoolAt;
-  uuidPoolAt += 16;
-  let at = 0;
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) uuidText[at++] = 0x2d;
-    let byte = uuidPool[start + i]!;
-    if (i === 6) byte = (byte & 0x0f) | 0x40;
-    else if (i === 8) byte = (byte & 0x3f) | 0x80;
-    uuidText[at++] = HEX_DIGITS[byte >> 4]!;
-    uuidText[at++] = HEX_DIGITS[byte & 15]!;
-  }
-  return uuidText.toString('latin1', 0, 36);
-}
-
-/** Milliseconds with three decimals, as `toFixed(3)` writes them, from whole microseconds. */
-function formatMs(ms: number): string {
-  const micros = Math.round(ms * 1000);
-  const fraction = micros % 1000;
-  return `${(micros - fraction) / 1000}.${fraction < 10 ? '00' : fraction < 100 ? '0' : ''}${fraction}ms`;
-}
 
 export interface HttpInstrumentation {
   tracer: LeanTracer;
@@ -159,7 +124,7 @@ export function instrumentHttp(options: HttpInstrumentation) {
     const given = headers['x-request-id'];
     // a generated id is safe; a given one is redacted once here (it is echoed, logged and exported)
     const requestId =
-      typeof given === 'string' && REQUEST_ID.test(given) ? options.redactText(given) : newRequestId();
+      typeof given === 'string' && REQUEST_ID.test(given) ? options.redactText(given) : randomUUID();
     const frontendHeader = headers['x-frontend-id'];
     const frontend =
       typeof frontendHeader === 'string' && frontends.has(frontendHeader) ? frontendHeader : UNKNOWN_FRONTEND;
@@ -263,7 +228,7 @@ export function instrumentHttp(options: HttpInstrumentation) {
   ServerResponse.prototype.writeHead = function (this: WithState, ...args: unknown[]) {
     const state = this[STATE];
     if (state && !this.headersSent) {
-      this.setHeader('x-response-time', formatMs(performance.now() - state.startedAt));
+      this.setHeader('x-response-time', `${(performance.now() - state.startedAt).toFixed(3)}ms`);
       state.route ??= frameworkRoute(this.req as ExpressLike);
     }
     return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);

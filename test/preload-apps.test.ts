@@ -312,6 +312,8 @@ describe.each(LOG_LIBRARIES)('%s output (%s)', (library, module) => {
     const receiver = await startReceiver();
     const app = await runApp(await makeLoggingApp(library, module), flushOnlyEnv(receiver));
     await app.request('/orders/42', { 'x-request-id': 'log-req-1', 'x-frontend-id': 'web' });
+    const { token } = mintDebugToken('preload-test-secret', 5 * 60_000);
+    await app.request('/orders/43', { 'x-request-id': 'log-req-debug', 'x-debug-token': token });
     await app.stop();
     const lines = [...app.stdout, ...app.stderr]
       .filter((l) => l.startsWith('{'))
@@ -331,7 +333,22 @@ describe.each(LOG_LIBRARIES)('%s output (%s)', (library, module) => {
     });
     expect(String(order.timestamp)).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
     expect(lines.find((l) => String(l.message).startsWith('slow order'))).toMatchObject({ level: 'warn' });
-    expect(lines.some((l) => String(l.message).includes('hidden'))).toBe(false);
+    // the library's level drops debug records, except for the request with a valid debug token
+    const debugLines = lines.filter((l) => String(l.message).startsWith('debug detail'));
+    expect(debugLines).toEqual([
+      expect.objectContaining({
+        level: 'debug',
+        logger: 'orders',
+        message: 'debug detail for order 43',
+        request_id: 'log-req-debug',
+      }),
+    ]);
+    const debugRecords = receiver
+      .logRecords()
+      .filter((r) => String((r.body as { stringValue: string }).stringValue).startsWith('debug detail'));
+    expect(
+      debugRecords.map((r) => [r.severityText, (r.attributes as Record<string, unknown>).request_id]),
+    ).toEqual([['DEBUG', 'log-req-debug']]);
     const server = receiver.spans().find((s) => s.kind === 2)!;
     expect(order.trace_id).toBe(server.traceId);
     const records = receiver

@@ -1,3 +1,4 @@
+import { afterAll } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -36,6 +37,15 @@ const flatten = (attributes: KeyValue[] | undefined) =>
     ]),
   );
 
+/**
+ * Receivers and apps a failed assertion left open: closed when the test file ends, so a failure is
+ * reported instead of holding jest (and CI) open on their handles.
+ */
+const leftovers = new Set<() => unknown>();
+afterAll(async () => {
+  await Promise.all([...leftovers].map((close) => close()));
+});
+
 export async function startReceiver(): Promise<Receiver> {
   const bodies: { path: string; json: Record<string, unknown[]>; text: string; contentType: string }[] = [];
   const server = http.createServer((request, response) => {
@@ -59,6 +69,11 @@ export async function startReceiver(): Promise<Receiver> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const forceClose = () => {
+    server.closeAllConnections();
+    server.close();
+  };
+  leftovers.add(forceClose);
   const walk = (pathName: string, top: string, scope: string, items: string) =>
     bodies
       .filter((b) => b.path === pathName)
@@ -90,7 +105,10 @@ export async function startReceiver(): Promise<Receiver> {
         ...r,
         attributes: flatten(r.attributes as KeyValue[]),
       })),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => {
+      leftovers.delete(forceClose);
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }
 
@@ -233,8 +251,13 @@ export async function runApp(
   });
   const stdout: string[] = [];
   const stderr: string[] = [];
+  const kill = () => child.kill('SIGKILL');
+  leftovers.add(kill);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
+    child.on('exit', (code, signal) => {
+      leftovers.delete(kill);
+      resolve({ code, signal });
+    }),
   );
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(...chunk.toString().split('\n').filter(Boolean)));
   const port = await new Promise<number>((resolve, reject) => {
@@ -318,7 +341,7 @@ const server = http.createServer((req, res) => {
   const id = req.url.split('/')[2];
   log.info({ orderId: id, password: 'hunter2-Sup3r' }, 'order ' + id + ' for alice.smith@example.com');
   log.warn('slow order ' + id);
-  log.debug('hidden by the library level');
+  log.debug('debug detail for order ' + id);
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end('{}');
 });

@@ -7,7 +7,8 @@ import { printTo, type Level, type LogSink } from './logs.ts';
  * ours, which reads the record pino already assembled and prints the brief's line in its place.
  * winston: the logger's format is wrapped, so every transport prints the brief's line and the
  * OTLP record is emitted once per log call, not once per transport. The libraries' own levels
- * still decide what is logged. Loaded only when the app has one of them.
+ * still decide what is logged, except that a request carrying a valid debug token also logs its
+ * debug records. Loaded only when the app has one of them.
  */
 
 const PINO_LEVELS: Record<string, Level> = {
@@ -31,8 +32,34 @@ const PINO_DROPPED = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg',
 
 type Fn = ((...args: unknown[]) => unknown) & Record<string | symbol, unknown>;
 interface PinoLogger {
-  levels: { labels: Record<number, string> };
+  levels: { labels: Record<number, string>; values: Record<string, number> };
+  level: string;
+  isLevelEnabled?(level: string): boolean;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  emit: unknown;
+  [key: string]: unknown;
   [key: symbol]: unknown;
+}
+
+const DEBUG_REQUESTS = Symbol('otelkit.debugRequests');
+
+/**
+ * Where the logger's level drops `debug`, pino has made the method a no-op; in its place goes one
+ * that, for a debug-token request only, logs through a throwaway child of the logger set to debug,
+ * so pino formats the record exactly as it would its own. The logger itself (and its children,
+ * which inherit the method) keeps its level, and no `level-change` event is seen by the app.
+ */
+function logDebugRequests(logger: PinoLogger, sink: LogSink) {
+  if (logger.levels.values.debug === undefined || logger.isLevelEnabled?.('debug') !== false) return;
+  const forDebugRequests = function (this: PinoLogger, ...args: unknown[]) {
+    if (!sink.debugRequest()) return;
+    const once = Object.create(this) as PinoLogger;
+    once.emit = () => false;
+    once.level = 'debug';
+    (once.debug as (...a: unknown[]) => void)(...args);
+  };
+  (forDebugRequests as unknown as Record<symbol, boolean>)[DEBUG_REQUESTS] = true;
+  logger.debug = forDebugRequests;
 }
 
 export function pinoDestination(sink: LogSink, labels: Record<number, string>, messageKey: string) {
@@ -75,6 +102,13 @@ function patchPino(exports: Fn, sink: LogSink): Fn {
     try {
       const messageKey = (logger[symbols.messageKeySym!] as string | undefined) ?? 'msg';
       logger[symbols.streamSym!] = pinoDestination(sink, logger.levels.labels, messageKey);
+      logDebugRequests(logger, sink);
+      // a level set later (on the logger or on a child, which shares its listeners) resets the
+      // methods, so the debug one is put back each time
+      logger.on('level-change', (...args: unknown[]) => {
+        const changed = args[4] as PinoLogger | undefined;
+        if (changed && typeof changed === 'object') logDebugRequests(changed, sink);
+      });
     } catch {
       // an unexpected pino shape keeps the app's own output
     }
@@ -97,6 +131,7 @@ function patchWinston(exports: Record<string, unknown>, sink: LogSink) {
   const createLogger = exports.createLogger as ((...args: unknown[]) => Record<string, unknown>) | undefined;
   if (typeof createLogger !== 'function') return;
   const MESSAGE = Symbol.for('message');
+  const LEVEL = Symbol.for('level');
   exports.createLogger = (...args: unknown[]) => {
     const logger = createLogger(...args);
     let inner = logger.format as WinstonFormat | undefined;
@@ -104,6 +139,17 @@ function patchWinston(exports: Record<string, unknown>, sink: LogSink) {
       transform(info, options) {
         const out = inner ? inner.transform(info, inner.options ?? options) : info;
         if (!out || out === true) return out;
+        // LEVEL rather than level, which a colorize format may have dressed in escape codes
+        const level = WINSTON_LEVELS[String(out[LEVEL] ?? out.level)] ?? 'info';
+        const levels = logger.levels as Record<string, number> | undefined;
+        const rank = levels?.[String(out[LEVEL] ?? out.level)];
+        const printed = levels && mostVerbosePrinted(logger, levels);
+        if (rank !== undefined && printed !== undefined && rank > printed.rank) {
+          // no transport prints it, so no OTLP record either; except a debug-token request's debug
+          // records, which pass as the most verbose level a transport prints and still read debug
+          if (level !== 'debug' || !sink.debugRequest()) return out;
+          out[LEVEL] = printed.name;
+        }
         const fields: Record<string, unknown> = {};
         let any = false;
         for (const key of Object.keys(out)) {
@@ -116,7 +162,6 @@ function patchWinston(exports: Record<string, unknown>, sink: LogSink) {
           typeof logger.defaultMeta === 'object' && logger.defaultMeta
             ? (logger.defaultMeta as { logger?: unknown }).logger
             : undefined;
-        const level = WINSTON_LEVELS[String(out.level)] ?? 'info';
         out[MESSAGE] = sink.format(
           level,
           typeof name === 'string' ? name : 'winston',
@@ -136,6 +181,21 @@ function patchWinston(exports: Record<string, unknown>, sink: LogSink) {
     });
     return logger;
   };
+}
+
+/**
+ * The most verbose level any of the logger's transports prints (each filters by its own level,
+ * else the logger's), by winston's ranks, where higher is more verbose.
+ */
+function mostVerbosePrinted(logger: Record<string, unknown>, levels: Record<string, number>) {
+  const transports = logger.transports as { level?: unknown }[] | undefined;
+  let printed: { name: string; rank: number } | undefined;
+  for (const transport of transports ?? []) {
+    const name = typeof transport.level === 'string' ? transport.level : logger.level;
+    const rank = typeof name === 'string' ? levels[name] : undefined;
+    if (rank !== undefined && (!printed || rank > printed.rank)) printed = { name: name as string, rank };
+  }
+  return printed;
 }
 
 /** Instrumentations (CommonJS require and, with the loader hook, ESM import) for pino and winston. */

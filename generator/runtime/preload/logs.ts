@@ -39,6 +39,11 @@ export interface LogSink {
    * and returns the JSON line (no newline) for the library's transport to print, once.
    */
   format(level: Level, logger: string, message: string, fields?: Record<string, unknown>): string;
+  /**
+   * Whether the active request carries a valid debug token: its debug records are logged even
+   * where the logger's own level would drop them.
+   */
+  debugRequest(): boolean;
 }
 
 const printers = new Map<NodeJS.WriteStream, (text: string) => void>();
@@ -122,6 +127,9 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
       const active: Context = context.active();
       const state = active.getValue(REQUEST_STATE) as RequestState | undefined;
       return record(level, logger, rawMessage, fields, 'application', active, state);
+    },
+    debugRequest() {
+      return (context.active().getValue(REQUEST_STATE) as RequestState | undefined)?.debug === true;
     },
   };
 }

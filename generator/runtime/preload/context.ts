@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { RPCType } from '@opentelemetry/core';
 import {
   ROOT_CONTEXT,
   createContextKey,
@@ -67,11 +68,18 @@ export interface RequestState {
   ended: boolean;
   /** The request's context, active while its handler runs. */
   context?: Context;
+  /**
+   * The SDK's RPC metadata for this request, made when an instrumentation first asks for it:
+   * Koa's router reports its matched route there, as the stock HTTP instrumentation expects.
+   */
+  rpc?: { type: RPCType.HTTP; span: Span; route?: string };
 }
 
 export const REQUEST_STATE = createContextKey('otelkit.request');
 
 const SPAN_KEY = createContextKey('OpenTelemetry Context Key SPAN');
+/** The key `@opentelemetry/core`'s getRPCMetadata reads. */
+const RPC_METADATA_KEY = createContextKey('OpenTelemetry SDK Context Key RPC_METADATA');
 
 /**
  * A request's context that reaches its span through the request state rather than holding it.
@@ -92,6 +100,7 @@ export class RequestContext implements Context {
   getValue(key: symbol): unknown {
     if (key === SPAN_KEY) return this.state.span;
     if (key === REQUEST_STATE) return this.state;
+    if (key === RPC_METADATA_KEY) return (this.state.rpc ??= { type: RPCType.HTTP, span: this.state.span });
     return this.parent.getValue(key);
   }
 
@@ -104,6 +113,8 @@ export class RequestContext implements Context {
   }
 
   private materialise(): Context {
-    return this.parent.setValue(SPAN_KEY, this.state.span).setValue(REQUEST_STATE, this.state);
+    const { state } = this;
+    const context = this.parent.setValue(SPAN_KEY, state.span).setValue(REQUEST_STATE, state);
+    return state.rpc ? context.setValue(RPC_METADATA_KEY, state.rpc) : context;
   }
 }

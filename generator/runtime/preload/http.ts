@@ -89,6 +89,7 @@ export function instrumentHttp(options: HttpInstrumentation) {
   const finish = (response: ServerResponse, state: RequestState, aborted: boolean) => {
     if (state.ended) return;
     state.ended = true;
+    state.route ??= state.rpc?.route;
     const route = routeOf(state, state.path);
     const status = response.statusCode;
     const { span } = state;

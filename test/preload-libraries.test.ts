@@ -1,6 +1,6 @@
 /**
  * Library instrumentations against real servers: a Koa app (with @koa/router) querying PostgreSQL
- * through pg and caching in Redis through ioredis, under the preload, CommonJS and ESM. The spans
+ * through pg and caching in Redis through ioredis and node-redis, under the preload, CommonJS and ESM. The spans
  * must join the request's trace, carry the router's route, and leave nothing secret in the SQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -22,17 +22,21 @@ const IMPORTS: Record<ModuleKind, string> = {
   commonjs: `const Koa = require('koa');
 const Router = require('@koa/router');
 const { Pool } = require('pg');
-const Redis = require('ioredis');`,
+const Redis = require('ioredis');
+const { createClient } = require('redis');`,
   esm: `import Koa from 'koa';
 import Router from '@koa/router';
 import pg from 'pg';
 import Redis from 'ioredis';
+import { createClient } from 'redis';
 const { Pool } = pg;`,
 };
 
 const BODY = `
 const pool = new Pool({ host: '127.0.0.1', port: Number(process.env.PG_PORT), user: 'otelkit', database: 'postgres' });
 const redis = new Redis({ host: '127.0.0.1', port: Number(process.env.REDIS_PORT) });
+// node-redis (v4) beside ioredis: both clients' commands become spans
+const nodeRedis = createClient({ url: 'redis://127.0.0.1:' + process.env.REDIS_PORT });
 const app = new Koa();
 const router = new Router();
 router.get('/carts/:cartId/items', async (ctx) => {
@@ -41,19 +45,23 @@ router.get('/carts/:cartId/items', async (ctx) => {
     [ctx.params.cartId],
   );
   await redis.set('cart:' + ctx.params.cartId, JSON.stringify(rows[0]));
+  await nodeRedis.incr('cart-views:' + ctx.params.cartId);
   ctx.body = { cart: JSON.parse(await redis.get('cart:' + ctx.params.cartId)) };
 });
 app.use(async (ctx, next) => { await next(); ctx.set('x-middleware', 'ran'); });
 app.use(router.routes());
-const server = app.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
-process.on('SIGTERM', () => { server.close(); pool.end(); redis.quit(); });
+let server;
+nodeRedis.connect().then(() => {
+  server = app.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
+});
+process.on('SIGTERM', () => { server?.close(); pool.end(); redis.quit(); nodeRedis.quit(); });
 `;
 
 async function makeLibraryApp(module: ModuleKind) {
   const dir = await tempDir(`preload-libraries-${module}`);
   await mkdir(path.join(dir, 'node_modules', '@koa'), { recursive: true });
   await symlink(REPO, path.join(dir, 'node_modules', 'otelkit'));
-  for (const dependency of ['koa', '@koa/router', 'pg', 'ioredis']) {
+  for (const dependency of ['koa', '@koa/router', 'pg', 'ioredis', 'redis']) {
     await symlink(path.join(REPO, 'node_modules', dependency), path.join(dir, 'node_modules', dependency));
   }
   await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', private: true }));
@@ -65,7 +73,7 @@ async function makeLibraryApp(module: ModuleKind) {
 
 type Span = Record<string, unknown> & { attributes: Record<string, unknown> };
 
-describe.each(['commonjs', 'esm'] as const)('preload on koa + pg + ioredis (%s)', (module) => {
+describe.each(['commonjs', 'esm'] as const)('preload on koa + pg + ioredis + redis (%s)', (module) => {
   let postgres: Server;
   let redis: Server;
   let receiver: Receiver;
@@ -107,6 +115,9 @@ describe.each(['commonjs', 'esm'] as const)('preload on koa + pg + ioredis (%s)'
     const commands = trace.filter((s) => s.kind === 3 && ['set', 'get'].includes(String(s.name)));
     expect(commands.map((s) => s.name).sort()).toEqual(['get', 'set']);
     for (const command of commands) expect(ids.has(String(command.parentSpanId))).toBe(true);
+    const increment = trace.find((s) => s.kind === 3 && s.name === 'redis-INCR');
+    expect(increment?.attributes['db.query.text']).toBe('INCR cart-views:7');
+    expect(ids.has(String(increment?.parentSpanId))).toBe(true);
 
     // the router's layer gets a span; plain middleware does not (no per-middleware spans unless asked)
     expect(names.filter((name) => name.startsWith('router - '))).toEqual(['router - /carts/:cartId/items']);

@@ -1,5 +1,5 @@
 /**
- * Real PostgreSQL and Redis servers from Debian's packages, each started on a free loopback port
+ * Real PostgreSQL, MariaDB and Redis servers from Debian's packages, each started on a free loopback port
  * in a directory of its own and stopped by the test that started it. `.ci/run` installs them.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -130,6 +130,46 @@ export async function startPostgres(): Promise<Server> {
     // SIGINT: PostgreSQL's fast shutdown
     stop: stopper(child, 'SIGINT', () => rm(dir, { recursive: true, force: true })),
   };
+}
+
+/**
+ * MariaDB (the MySQL protocol mysql2 speaks) with grant tables skipped: any user connects, which is
+ * all a loopback test server needs. As root it runs with `--user=root`, which mariadbd requires.
+ */
+export async function startMariaDb(): Promise<Server> {
+  const server = required('/usr/sbin/mariadbd', 'mariadb-server');
+  const install = required('/usr/bin/mariadb-install-db', 'mariadb-server');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'otelkit-mariadb-'));
+  const user = os.userInfo().username;
+  execFileSync(
+    install,
+    [
+      '--no-defaults',
+      `--datadir=${dir}/data`,
+      `--user=${user}`,
+      '--skip-test-db',
+      '--auth-root-authentication-method=normal',
+    ],
+    { stdio: 'pipe' },
+  );
+  const port = await freePort();
+  const child = spawn(
+    server,
+    [
+      '--no-defaults',
+      `--datadir=${dir}/data`,
+      `--socket=${dir}/mariadb.sock`,
+      `--pid-file=${dir}/mariadb.pid`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      `--user=${user}`,
+      '--skip-grant-tables',
+      '--skip-log-bin',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  await waitForOutput(child, /ready for connections/, 'mariadbd');
+  return { port, stop: stopper(child, 'SIGTERM', () => rm(dir, { recursive: true, force: true })) };
 }
 
 function userIds(name: string) {

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { REPO, tempDir } from './helpers.ts';
 import {
@@ -17,6 +18,7 @@ import {
   type Receiver,
 } from './preload-harness.ts';
 import { startMariaDb, startPostgres, startRedis, type Server } from './servers.ts';
+import { uncoveredLibraries } from '../generator/runtime/preload/libraries.ts';
 
 const IMPORTS: Record<ModuleKind, string> = {
   commonjs: `const Koa = require('koa');
@@ -146,3 +148,38 @@ describe.each(['commonjs', 'esm'] as const)(
     });
   },
 );
+
+describe('library versions the instrumentations do not cover', () => {
+  it('are named in a warning instead of going silently untraced', async () => {
+    const dir = await tempDir('preload-library-versions');
+    for (const [name, version] of [
+      ['redis', '5.1.0'],
+      ['pg', '8.23.1'],
+      ['koa', '1.7.0'],
+    ]) {
+      await mkdir(path.join(dir, 'node_modules', name!), { recursive: true });
+      await writeFile(
+        path.join(dir, 'node_modules', name!, 'package.json'),
+        JSON.stringify({ name, version }),
+      );
+    }
+    // a package whose exports map hides its manifest: found from its entry point instead
+    await mkdir(path.join(dir, 'node_modules', 'mongodb', 'lib'), { recursive: true });
+    await writeFile(
+      path.join(dir, 'node_modules', 'mongodb', 'package.json'),
+      JSON.stringify({ name: 'mongodb', version: '8.0.0', exports: { '.': './lib/index.js' } }),
+    );
+    await writeFile(path.join(dir, 'node_modules', 'mongodb', 'lib', 'index.js'), '');
+    const appRequire = createRequire(path.join(dir, 'package.json'));
+    expect(uncoveredLibraries(appRequire, ['redis', 'pg', 'koa', 'mongodb'])).toEqual([
+      'redis 5.1.0 is not traced: @opentelemetry/instrumentation-redis covers redis 2.x to 4.x',
+      'mongodb 8.0.0 is not traced: @opentelemetry/instrumentation-mongodb covers mongodb 3.x to 7.x',
+      'koa 1.7.0 is not traced: @opentelemetry/instrumentation-koa covers koa 2.x to 3.x',
+    ]);
+  });
+
+  it('include none of the versions tested against real servers above', () => {
+    const repoRequire = createRequire(path.join(REPO, 'package.json'));
+    expect(uncoveredLibraries(repoRequire, ['pg', 'mysql2', 'redis', 'ioredis', 'koa'])).toEqual([]);
+  });
+});

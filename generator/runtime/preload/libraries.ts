@@ -1,4 +1,5 @@
 import { createRequire, register } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { logLibraryInstrumentations } from './log-libraries.ts';
 import type { LogSink } from './logs.ts';
@@ -8,30 +9,104 @@ import type { LogSink } from './logs.ts';
  * nothing else: each one costs start-up time and memory even when its package never loads. HTTP,
  * fetch, Express and Fastify need none of these; they are covered from diagnostics channels.
  */
-const LIBRARIES: { module: string; instrumentation: string; className: string }[] = [
-  { module: 'pg', instrumentation: '@opentelemetry/instrumentation-pg', className: 'PgInstrumentation' },
+interface Library {
+  module: string;
+  instrumentation: string;
+  className: string;
+  /** Major versions the instrumentation patches: from the first, up to but not including the second. */
+  majors: [number, number];
+}
+
+const LIBRARIES: Library[] = [
+  {
+    module: 'pg',
+    instrumentation: '@opentelemetry/instrumentation-pg',
+    className: 'PgInstrumentation',
+    majors: [8, 9],
+  },
   {
     module: 'mysql2',
     instrumentation: '@opentelemetry/instrumentation-mysql2',
     className: 'MySQL2Instrumentation',
+    majors: [1, 4],
   },
   {
+    // redis 4 through @redis/client 1; redis 5 ships @redis/client 5, which it does not patch
     module: 'redis',
     instrumentation: '@opentelemetry/instrumentation-redis',
     className: 'RedisInstrumentation',
+    majors: [2, 5],
   },
   {
     module: 'ioredis',
     instrumentation: '@opentelemetry/instrumentation-ioredis',
     className: 'IORedisInstrumentation',
+    majors: [2, 7],
   },
   {
     module: 'mongodb',
     instrumentation: '@opentelemetry/instrumentation-mongodb',
     className: 'MongoDBInstrumentation',
+    majors: [3, 8],
   },
-  { module: 'koa', instrumentation: '@opentelemetry/instrumentation-koa', className: 'KoaInstrumentation' },
+  {
+    module: 'koa',
+    instrumentation: '@opentelemetry/instrumentation-koa',
+    className: 'KoaInstrumentation',
+    majors: [2, 4],
+  },
 ];
+
+/**
+ * The version in a package's manifest: read directly where the package exports it, else found by
+ * walking up from its entry point (packages with an `exports` map may hide `package.json`).
+ */
+function installedVersion(appRequire: NodeJS.Require, module: string): string | undefined {
+  const versionOf = (manifest: { name?: unknown; version?: unknown }) =>
+    typeof manifest.version === 'string' ? manifest.version : undefined;
+  try {
+    return versionOf(appRequire(`${module}/package.json`) as { version?: unknown });
+  } catch {
+    // not exported: look next to the entry point
+  }
+  try {
+    let dir = path.dirname(appRequire.resolve(module));
+    for (;;) {
+      const file = path.join(dir, 'package.json');
+      if (existsSync(file)) {
+        const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+        if (manifest.name === module) return versionOf(manifest);
+      }
+      const parent = path.dirname(dir);
+      if (parent === dir) return undefined;
+      dir = parent;
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The app's libraries whose installed version their instrumentation does not patch, as warnings:
+ * without one, such a library is silently untraced.
+ */
+export function uncoveredLibraries(appRequire: NodeJS.Require, modules: readonly string[]): string[] {
+  const warnings: string[] = [];
+  for (const library of LIBRARIES) {
+    if (!modules.includes(library.module)) continue;
+    const version = installedVersion(appRequire, library.module);
+    if (version === undefined) continue;
+    const major = Number.parseInt(version, 10);
+    const [from, to] = library.majors;
+    if (Number.isInteger(major) && (major < from || major >= to)) {
+      warnings.push(
+        `${library.module} ${version} is not traced: ${library.instrumentation} covers ` +
+          `${library.module} ${from}.x to ${to - 1}.x`,
+      );
+    }
+  }
+  return warnings;
+}
 
 function appHas(appRequire: NodeJS.Require, name: string) {
   try {
@@ -59,6 +134,11 @@ export function instrumentLibraries(
 ) {
   const appRequire = createRequire(path.join(process.cwd(), 'package.json'));
   const present = LIBRARIES.filter((library) => appHas(appRequire, library.module));
+  for (const warning of uncoveredLibraries(
+    appRequire,
+    present.map((library) => library.module),
+  ))
+    warn(warning);
   const logLibraries = LOG_LIBRARIES.filter((name) => appHas(appRequire, name));
   const ownPresent = own.filter((library) => appHas(appRequire, library.module));
   if (present.length === 0 && logLibraries.length === 0 && ownPresent.length === 0) return [];

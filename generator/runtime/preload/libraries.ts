@@ -1,6 +1,7 @@
-import { createRequire, register } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { createRequire, findPackageJSON, register } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { logLibraryInstrumentations } from './log-libraries.ts';
 import type { LogSink } from './logs.ts';
 
@@ -58,29 +59,15 @@ const LIBRARIES: Library[] = [
 ];
 
 /**
- * The version in a package's manifest: read directly where the package exports it, else found by
- * walking up from its entry point (packages with an `exports` map may hide `package.json`).
+ * The installed version of a package the app resolves. Node finds the manifest even where an
+ * `exports` map hides `package.json` from require.
  */
-function installedVersion(appRequire: NodeJS.Require, module: string): string | undefined {
-  const versionOf = (manifest: { name?: unknown; version?: unknown }) =>
-    typeof manifest.version === 'string' ? manifest.version : undefined;
+function installedVersion(appRoot: string, module: string): string | undefined {
   try {
-    return versionOf(appRequire(`${module}/package.json`) as { version?: unknown });
-  } catch {
-    // not exported: look next to the entry point
-  }
-  try {
-    let dir = path.dirname(appRequire.resolve(module));
-    for (;;) {
-      const file = path.join(dir, 'package.json');
-      if (existsSync(file)) {
-        const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
-        if (manifest.name === module) return versionOf(manifest);
-      }
-      const parent = path.dirname(dir);
-      if (parent === dir) return undefined;
-      dir = parent;
-    }
+    const manifest = findPackageJSON(module, pathToFileURL(path.join(appRoot, 'package.json')));
+    if (!manifest) return undefined;
+    const { version } = JSON.parse(readFileSync(manifest, 'utf8')) as { version?: unknown };
+    return typeof version === 'string' ? version : undefined;
   } catch {
     return undefined;
   }
@@ -90,11 +77,11 @@ function installedVersion(appRequire: NodeJS.Require, module: string): string | 
  * The app's libraries whose installed version their instrumentation does not patch, as warnings:
  * without one, such a library is silently untraced.
  */
-export function uncoveredLibraries(appRequire: NodeJS.Require, modules: readonly string[]): string[] {
+export function uncoveredLibraries(appRoot: string, modules: readonly string[]): string[] {
   const warnings: string[] = [];
   for (const library of LIBRARIES) {
     if (!modules.includes(library.module)) continue;
-    const version = installedVersion(appRequire, library.module);
+    const version = installedVersion(appRoot, library.module);
     if (version === undefined) continue;
     const major = Number.parseInt(version, 10);
     const [from, to] = library.majors;
@@ -134,11 +121,10 @@ export function instrumentLibraries(
 ) {
   const appRequire = createRequire(path.join(process.cwd(), 'package.json'));
   const present = LIBRARIES.filter((library) => appHas(appRequire, library.module));
-  for (const warning of uncoveredLibraries(
-    appRequire,
+  uncoveredLibraries(
+    process.cwd(),
     present.map((library) => library.module),
-  ))
-    warn(warning);
+  ).forEach(warn);
   const logLibraries = LOG_LIBRARIES.filter((name) => appHas(appRequire, name));
   const ownPresent = own.filter((library) => appHas(appRequire, library.module));
   if (present.length === 0 && logLibraries.length === 0 && ownPresent.length === 0) return [];

@@ -41,8 +41,6 @@ interface PinoLogger {
   [key: symbol]: unknown;
 }
 
-const DEBUG_REQUESTS = Symbol('otelkit.debugRequests');
-
 /**
  * Where the logger's level drops `debug`, pino has made the method a no-op; in its place goes one
  * that, for a debug-token request only, logs through a throwaway child of the logger set to debug,
@@ -51,15 +49,13 @@ const DEBUG_REQUESTS = Symbol('otelkit.debugRequests');
  */
 function logDebugRequests(logger: PinoLogger, sink: LogSink) {
   if (logger.levels.values.debug === undefined || logger.isLevelEnabled?.('debug') !== false) return;
-  const forDebugRequests = function (this: PinoLogger, ...args: unknown[]) {
+  logger.debug = function (this: PinoLogger, ...args: unknown[]) {
     if (!sink.debugRequest()) return;
     const once = Object.create(this) as PinoLogger;
     once.emit = () => false;
     once.level = 'debug';
     (once.debug as (...a: unknown[]) => void)(...args);
   };
-  (forDebugRequests as unknown as Record<symbol, boolean>)[DEBUG_REQUESTS] = true;
-  logger.debug = forDebugRequests;
 }
 
 export function pinoDestination(sink: LogSink, labels: Record<number, string>, messageKey: string) {
@@ -140,9 +136,10 @@ function patchWinston(exports: Record<string, unknown>, sink: LogSink) {
         const out = inner ? inner.transform(info, inner.options ?? options) : info;
         if (!out || out === true) return out;
         // LEVEL rather than level, which a colorize format may have dressed in escape codes
-        const level = WINSTON_LEVELS[String(out[LEVEL] ?? out.level)] ?? 'info';
+        const label = String(out[LEVEL] ?? out.level);
+        const level = WINSTON_LEVELS[label] ?? 'info';
         const levels = logger.levels as Record<string, number> | undefined;
-        const rank = levels?.[String(out[LEVEL] ?? out.level)];
+        const rank = levels?.[label];
         const printed = levels && mostVerbosePrinted(logger, levels);
         if (rank !== undefined && printed !== undefined && rank > printed.rank) {
           // no transport prints it, so no OTLP record either; except a debug-token request's debug

@@ -69,6 +69,8 @@ export function printTo(stream: NodeJS.WriteStream): (text: string) => void {
   return printer;
 }
 
+const requestState = (active: Context) => active.getValue(REQUEST_STATE) as RequestState | undefined;
+
 export function createLogSink(settings: PreloadSettings, otelLogger: Logger, redactor: Redactor): LogSink {
   const threshold = RANK[settings.logLevel] ?? RANK.info;
   const stdout = printTo(process.stdout);
@@ -116,7 +118,7 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
   return {
     write(level, logger, rawMessage, fields, logClass = 'application') {
       const active: Context = context.active();
-      const state = active.getValue(REQUEST_STATE) as RequestState | undefined;
+      const state = requestState(active);
       // a valid debug token lowers the threshold for its own request only; below the threshold
       // nothing is formatted, redacted or allocated
       if (RANK[level] < threshold && !(state?.debug && level === 'debug')) return;
@@ -125,11 +127,11 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
     },
     format(level, logger, rawMessage, fields) {
       const active: Context = context.active();
-      const state = active.getValue(REQUEST_STATE) as RequestState | undefined;
+      const state = requestState(active);
       return record(level, logger, rawMessage, fields, 'application', active, state);
     },
     debugRequest() {
-      return (context.active().getValue(REQUEST_STATE) as RequestState | undefined)?.debug === true;
+      return requestState(context.active())?.debug === true;
     },
   };
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { RESILIENCE_METRICS } from '../generator/conventions.ts';
 import { RESILIENCE_METRIC_NAMES } from '../generator/runtime/preload/resilience.ts';
 import { REPO, freePort, tempDir } from './helpers.ts';
 import {
+  appDirectory,
   SERVICE,
   startReceiver,
   testModel,
@@ -60,14 +61,11 @@ const esmApp = () =>
   );
 
 async function makeApp(adminPort: number, bind = '127.0.0.1', module: ModuleKind = 'commonjs') {
-  const dir = await tempDir('preload-extras');
-  await mkdir(path.join(dir, 'node_modules'), { recursive: true });
-  await symlink(REPO, path.join(dir, 'node_modules', 'otelkit'));
-  await symlink(path.join(REPO, 'node_modules', 'opossum'), path.join(dir, 'node_modules', 'opossum'));
-  await writeFile(
-    path.join(dir, 'package.json'),
-    JSON.stringify({ name: 'app', version: '1.4.2', private: true }),
-  );
+  const dir = await appDirectory('preload-extras', ['opossum'], {
+    name: 'app',
+    version: '1.4.2',
+    private: true,
+  });
   const file = module === 'esm' ? 'app.mjs' : 'app.cjs';
   await writeFile(path.join(dir, file), module === 'esm' ? esmApp() : APP);
   const base = testModel(module);

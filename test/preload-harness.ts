@@ -211,15 +211,30 @@ export async function writePreload(dir: string, model: Model, module: ModuleKind
     : ['--require', `./preload/${SERVICE}.cjs`];
 }
 
-/** An app directory outside the repo that resolves otelkit and the frameworks like an installed app. */
-export async function makeApp(framework: Framework, module: ModuleKind) {
-  const dir = await tempDir(`preload-${framework}-${module}`);
-  await mkdir(path.join(dir, 'node_modules', '@opentelemetry'), { recursive: true });
-  await symlink(REPO, path.join(dir, 'node_modules', 'otelkit'));
-  for (const dependency of ['express', 'fastify']) {
-    await symlink(path.join(REPO, 'node_modules', dependency), path.join(dir, 'node_modules', dependency));
+/**
+ * An app directory outside the repo that resolves otelkit and `dependencies` (from the repo's
+ * node_modules) like an installed app, with `manifest` as its package.json.
+ */
+export async function appDirectory(
+  prefix: string,
+  dependencies: readonly string[],
+  manifest: object = { name: 'app', private: true },
+) {
+  const dir = await tempDir(prefix);
+  const modules = path.join(dir, 'node_modules');
+  await mkdir(modules, { recursive: true });
+  await symlink(REPO, path.join(modules, 'otelkit'));
+  for (const dependency of dependencies) {
+    // scoped packages (@koa/router) need their scope directory
+    await mkdir(path.dirname(path.join(modules, dependency)), { recursive: true });
+    await symlink(path.join(REPO, 'node_modules', dependency), path.join(modules, dependency));
   }
-  await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', private: true }));
+  await writeFile(path.join(dir, 'package.json'), JSON.stringify(manifest));
+  return dir;
+}
+
+export async function makeApp(framework: Framework, module: ModuleKind) {
+  const dir = await appDirectory(`preload-${framework}-${module}`, ['express', 'fastify']);
   const file = module === 'esm' ? 'app.mjs' : 'app.cjs';
   await writeFile(path.join(dir, file), `${IMPORTS[framework][module]}\n${HANDLERS}\n${BODIES[framework]}`);
   const preload = await writePreload(dir, testModel(module), module);
@@ -327,11 +342,7 @@ const LOGGERS: Record<LogLibrary, Record<ModuleKind, string>> = {
 
 /** A plain http app that logs through pino or winston, with a secret in the structured fields. */
 export async function makeLoggingApp(library: LogLibrary, module: ModuleKind) {
-  const dir = await tempDir(`preload-${library}-${module}`);
-  await mkdir(path.join(dir, 'node_modules'), { recursive: true });
-  await symlink(REPO, path.join(dir, 'node_modules', 'otelkit'));
-  await symlink(path.join(REPO, 'node_modules', library), path.join(dir, 'node_modules', library));
-  await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', private: true }));
+  const dir = await appDirectory(`preload-${library}-${module}`, [library]);
   const file = module === 'esm' ? 'app.mjs' : 'app.cjs';
   const http = module === 'esm' ? `import http from 'node:http';` : `const http = require('node:http');`;
   await writeFile(

@@ -4,10 +4,11 @@
  * must join the request's trace, carry the router's route, and leave nothing secret in the SQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO, tempDir } from './helpers.ts';
 import {
+  appDirectory,
   flushOnlyEnv,
   runApp,
   startReceiver,
@@ -63,13 +64,14 @@ process.on('SIGTERM', () => { server?.close(); pool.end(); redis.quit(); nodeRed
 `;
 
 async function makeLibraryApp(module: ModuleKind) {
-  const dir = await tempDir(`preload-libraries-${module}`);
-  await mkdir(path.join(dir, 'node_modules', '@koa'), { recursive: true });
-  await symlink(REPO, path.join(dir, 'node_modules', 'otelkit'));
-  for (const dependency of ['koa', '@koa/router', 'pg', 'ioredis', 'redis', 'mysql2']) {
-    await symlink(path.join(REPO, 'node_modules', dependency), path.join(dir, 'node_modules', dependency));
-  }
-  await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', private: true }));
+  const dir = await appDirectory(`preload-libraries-${module}`, [
+    'koa',
+    '@koa/router',
+    'pg',
+    'ioredis',
+    'redis',
+    'mysql2',
+  ]);
   const file = module === 'esm' ? 'app.mjs' : 'app.cjs';
   await writeFile(path.join(dir, file), `${IMPORTS[module]}\n${BODY}`);
   const preload = await writePreload(dir, testModel(module), module);

@@ -122,6 +122,13 @@ describe('lean tracer', () => {
     const ours = encodeRequest(resource.attributes, scopes.values());
     const reference = Buffer.from(ProtobufTraceSerializer.serializeRequest(spans)!);
     expect(ours.toString('hex')).toBe(reference.toString('hex'));
+
+    // a body buffer kept from a bigger export is written from its start, with nothing left over
+    const reused = new ProtoBuffer(16);
+    reused.raw(Buffer.alloc(4 * ours.length, 0xee));
+    const again = encodeRequest(resource.attributes, scopes.values(), reused);
+    expect(again.toString('hex')).toBe(reference.toString('hex'));
+    expect(again.buffer).toBe(reused.buffer.buffer);
   });
 
   it('follows the parent, keeps trace state and links, and freezes ended spans', () => {

@@ -704,17 +704,20 @@ export interface Scope {
 
 /**
  * Wraps encoded spans, grouped by scope, into one ExportTraceServiceRequest for the resource.
- * `resourceAttributes` are the resource's resolved attributes.
+ * `resourceAttributes` are the resource's resolved attributes. Written into `out` from its start
+ * (a buffer kept from an earlier export can be passed); the result is a view of `out`.
  */
 export function encodeRequest(
   resourceAttributes: Attributes,
   scopes: Iterable<[Scope, ProtoBuffer]>,
+  out = new ProtoBuffer(16),
 ): Buffer {
-  // one allocation of about the final size instead of doubling from 16 KiB: batches are ~150 KiB,
-  // and every doubling was another short-lived buffer outside the V8 heap
+  // room for about the final size at once instead of doubling from a small buffer: batches are
+  // ~150 KiB, and every doubling was another short-lived buffer outside the V8 heap
   const entries = [...scopes];
   const spanBytes = entries.reduce((sum, [, spans]) => sum + spans.pos, 0);
-  const out = new ProtoBuffer(spanBytes + 8192);
+  out.reset();
+  out.ensure(spanBytes + 8192);
   out.tag(1, WIRE_LEN);
   const resourceSpans = out.begin();
   out.tag(1, WIRE_LEN);

@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, TraceFlags, context, type Context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
-import type { ExportResult } from '@opentelemetry/core';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Span } from '@opentelemetry/sdk-trace';
 import type { OtlpOptions } from './exporters.ts';
@@ -19,6 +19,8 @@ import type { DeferredServerSpan, ServerResponseFacts, ServerSpanProcessor } fro
 export interface EncodedBatch {
   body: Uint8Array;
   spanCount: number;
+  /** The buffer `body` is a view of, when it can be written again once the export succeeded. */
+  reusable?: ProtoBuffer;
 }
 
 export interface SpanTransport {
@@ -53,11 +55,22 @@ export interface EagerSpanProcessorOptions {
  */
 const EXPORT_CONTEXT = suppressTracing(ROOT_CONTEXT);
 
+/** Enough for exports in flight side by side under load; more would only hold memory. */
+const MAX_SPARE_BODIES = 2;
+
 export class EagerSpanProcessor implements ServerSpanProcessor {
   private readonly options: EagerSpanProcessorOptions;
   /** Spans not encoded yet: JSON batches, or while resource detectors are still running. */
   private waiting: ReadableSpan[] = [];
   private readonly scopes = new Map<object, [Scope, ProtoBuffer]>();
+  /**
+   * Request bodies of exports that have succeeded, written again by later exports. A fresh body
+   * per export (~150 KiB outside the V8 heap, several a second under load) is freed only when its
+   * small JS wrapper is collected; the wrappers of exports still in flight at a young-generation
+   * collection are promoted, and their bodies then pile up until a full collection, which added
+   * up to 8 MiB to the process's peak memory.
+   */
+  private readonly spareBodies: ProtoBuffer[] = [];
   private encodedCount = 0;
   private resourceReady: boolean;
   private readonly resourceResolved: Promise<void>;
@@ -166,8 +179,9 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
       return { body: transport.serializeJson!(spans), spanCount: spans.length };
     }
     if (this.encodedCount === 0) return undefined;
-    const body = encodeRequest(this.options.resource.attributes, this.scopes.values());
-    const batch = { body, spanCount: this.encodedCount };
+    const reusable = this.spareBodies.pop() ?? new ProtoBuffer();
+    const body = encodeRequest(this.options.resource.attributes, this.scopes.values(), reusable);
+    const batch = { body, spanCount: this.encodedCount, reusable };
     for (const [, buffer] of this.scopes.values()) buffer.reset();
     this.encodedCount = 0;
     return batch;
@@ -196,7 +210,10 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
         const timeout = setTimeout(resolve, this.options.exportTimeoutMillis).unref();
         transport.export(exported, (result) => {
           clearTimeout(timeout);
-          if (result.code !== 0) this.options.onFailure(result.error);
+          // Only after success is the body known to be written out in full: the Collector answers
+          // once it has read it. A failed or timed-out request may still hold it in a socket write.
+          if (result.code === ExportResultCode.SUCCESS) this.keepSpare(exported.reusable);
+          else this.options.onFailure(result.error);
           resolve();
         });
       });
@@ -204,6 +221,10 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
     this.inFlight.add(sent);
     void sent.then(() => this.inFlight.delete(sent));
     return sent;
+  }
+
+  private keepSpare(body: ProtoBuffer | undefined) {
+    if (body && this.spareBodies.length < MAX_SPARE_BODIES) this.spareBodies.push(body);
   }
 
   async forceFlush(): Promise<void> {

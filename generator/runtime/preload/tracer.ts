@@ -78,7 +78,9 @@ export class GeneratedSpanContext implements SpanContext {
     let start: number;
     do {
       if (idOffset + size > idPool.length) {
-        idPool = randomFillSync(Buffer.allocUnsafe(ID_POOL_BYTES));
+        // a buffer of its own: a slice of Node's shared pool (64 KiB slabs since Node 24) would
+        // keep a whole slab alive for as long as any span made from it
+        idPool = randomFillSync(Buffer.allocUnsafeSlow(ID_POOL_BYTES));
         idOffset = 0;
       }
       start = idOffset;

@@ -12,13 +12,16 @@ import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 
 /**
- * Node built-ins reach the bundle through `require` and a view of getters, so that only the exports
- * actually used are ever read. An ES import of a built-in builds its ES module facade by reading
- * every export, and esbuild's CommonJS interop reads every export's property descriptor; some
- * exports are lazy and load more of Node when touched: in Node 24, node:http's WebSocket getter
- * loads undici (~760 KB of source, ~1.8 MiB of heap), util's descriptors load streams,
- * worker_threads and more. None of that is used here. The OTLP exporter's `import('http')` for its
- * agent did this at the first export, under load, enough for V8 to double the young generation.
+ * Node built-ins reach the bundle through `require` and a view that inherits from the built-in, so
+ * that only the exports actually used are ever read. An ES import of a built-in builds its ES module
+ * facade by reading every export, and esbuild's CommonJS interop reads every export's property
+ * descriptor; some exports are lazy and load more of Node when touched: in Node 24, node:http's
+ * WebSocket getter loads undici (~760 KB of source, ~1.8 MiB of heap), util's descriptors load
+ * streams, worker_threads and more. None of that is used here. The OTLP exporter's `import('http')`
+ * for its agent did this at the first export, under load, enough for V8 to double the young
+ * generation. The view has no own properties, so the interop, which copies own properties into
+ * getters and keeps the prototype, makes no closure per export either (zlib alone has ~100 exports,
+ * loaded at the first export, under load).
  */
 const builtinsThroughRequire: Plugin = {
   name: 'builtins-through-require',
@@ -31,14 +34,7 @@ const builtinsThroughRequire: Plugin = {
       return { path, namespace: args.kind === 'dynamic-import' ? 'builtin-module' : 'builtin-view' };
     });
     build.onLoad({ filter: /.*/, namespace: 'builtin-view' }, (args) => ({
-      contents: [
-        `const builtin = require(${JSON.stringify(args.path)});`,
-        'const view = {};',
-        'for (const key of Object.getOwnPropertyNames(builtin)) {',
-        '  Object.defineProperty(view, key, { get: () => builtin[key], set: (value) => { builtin[key] = value; }, enumerable: true });',
-        '}',
-        'module.exports = view;',
-      ].join('\n'),
+      contents: `module.exports = Object.create(require(${JSON.stringify(args.path)}));`,
       loader: 'js',
     }));
     // plain (data) exports by name; lazy (accessor) ones only through the default export

@@ -30,6 +30,20 @@ export class EnterableContextManager implements ContextManager {
     return this.storage.run(context, () => fn.apply(thisArg, args));
   }
 
+  /**
+   * `emit.call(server, 'request', request, response)` inside `context`: the per-request form of
+   * `with`, without the closure and argument arrays `with` makes on every call.
+   */
+  emitWithin(
+    context: Context,
+    emit: (this: unknown, ...args: unknown[]) => boolean,
+    server: unknown,
+    request: unknown,
+    response: unknown,
+  ): boolean {
+    return this.storage.run(context, emitRequest, emit, server, request, response);
+  }
+
   bind<T>(context: Context, target: T): T {
     if (typeof target !== 'function') return target;
     const run = (self: unknown, args: unknown[]) =>
@@ -51,6 +65,15 @@ export class EnterableContextManager implements ContextManager {
   enter(context: Context): void {
     this.storage.enterWith(context);
   }
+}
+
+function emitRequest(
+  emit: (this: unknown, ...args: unknown[]) => boolean,
+  server: unknown,
+  request: unknown,
+  response: unknown,
+) {
+  return emit.call(server, 'request', request, response);
 }
 
 /** Per-request facts every log line and span of the request carries. */

@@ -38,7 +38,9 @@ export class ProtoBuffer {
   pos = 0;
 
   constructor(size = 16384) {
-    this.buffer = Buffer.allocUnsafe(size);
+    // memory of its own: a slice of Node's shared pool (64 KiB blocks since Node 24) would keep a
+    // whole block alive for as long as this buffer lives
+    this.buffer = Buffer.allocUnsafeSlow(Math.max(size, 16));
   }
 
   reset() {
@@ -60,7 +62,7 @@ export class ProtoBuffer {
     if (this.pos + extra <= this.buffer.length) return;
     let size = this.buffer.length * 2;
     while (size < this.pos + extra) size *= 2;
-    const grown = Buffer.allocUnsafe(size);
+    const grown = Buffer.allocUnsafeSlow(size);
     this.buffer.copy(grown, 0, 0, this.pos);
     this.buffer = grown;
   }
@@ -717,7 +719,8 @@ export function encodeRequest(
   const entries = [...scopes];
   const spanBytes = entries.reduce((sum, [, spans]) => sum + spans.pos, 0);
   out.reset();
-  out.ensure(spanBytes + 8192);
+  const needed = spanBytes + 8192;
+  if (out.buffer.length < needed) out.buffer = Buffer.allocUnsafeSlow(needed);
   out.tag(1, WIRE_LEN);
   const resourceSpans = out.begin();
   out.tag(1, WIRE_LEN);

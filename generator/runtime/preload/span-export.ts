@@ -57,6 +57,8 @@ const EXPORT_CONTEXT = suppressTracing(ROOT_CONTEXT);
 
 /** Enough for exports in flight side by side under load; more would only hold memory. */
 const MAX_SPARE_BODIES = 2;
+/** Bodies of unusually big batches (a raised OTEL_BSP_MAX_EXPORT_BATCH_SIZE) are not kept. */
+const MAX_SPARE_BODY_BYTES = 1 << 20;
 
 export class EagerSpanProcessor implements ServerSpanProcessor {
   private readonly options: EagerSpanProcessorOptions;
@@ -179,7 +181,7 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
       return { body: transport.serializeJson!(spans), spanCount: spans.length };
     }
     if (this.encodedCount === 0) return undefined;
-    const reusable = this.spareBodies.pop() ?? new ProtoBuffer();
+    const reusable = this.spareBodies.pop() ?? new ProtoBuffer(0);
     const body = encodeRequest(this.options.resource.attributes, this.scopes.values(), reusable);
     const batch = { body, spanCount: this.encodedCount, reusable };
     for (const [, buffer] of this.scopes.values()) buffer.reset();
@@ -210,8 +212,10 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
         const timeout = setTimeout(resolve, this.options.exportTimeoutMillis).unref();
         transport.export(exported, (result) => {
           clearTimeout(timeout);
-          // Only after success is the body known to be written out in full: the Collector answers
-          // once it has read it. A failed or timed-out request may still hold it in a socket write.
+          // Kept only after success: a Collector answers once it has read the whole body, so the
+          // socket is done with it (an endpoint that answers 2xx before reading all of it would
+          // get the rest of the body overwritten by a later batch). A failed or timed-out request
+          // may still hold it in a socket write.
           if (result.code === ExportResultCode.SUCCESS) this.keepSpare(exported.reusable);
           else this.options.onFailure(result.error);
           resolve();
@@ -224,7 +228,8 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
   }
 
   private keepSpare(body: ProtoBuffer | undefined) {
-    if (body && this.spareBodies.length < MAX_SPARE_BODIES) this.spareBodies.push(body);
+    if (body && body.buffer.length <= MAX_SPARE_BODY_BYTES && this.spareBodies.length < MAX_SPARE_BODIES)
+      this.spareBodies.push(body);
   }
 
   async forceFlush(): Promise<void> {

@@ -27,29 +27,16 @@ export class EnterableContextManager implements ContextManager {
     thisArg?: ThisParameterType<F>,
     ...args: A
   ): ReturnType<F> {
-    return this.storage.run(context, () => fn.apply(thisArg, args));
-  }
-
-  /**
-   * `emit.call(server, 'request', request, response)` inside `context`: the per-request form of
-   * `with`, without the closure and argument arrays `with` makes on every call.
-   */
-  emitWithin(
-    context: Context,
-    emit: (this: unknown, ...args: unknown[]) => boolean,
-    server: unknown,
-    request: unknown,
-    response: unknown,
-  ): boolean {
-    return this.storage.run(context, emitRequest, emit, server, request, response);
+    // Reflect.apply as the callback, with its arguments passed through run: no closure per call,
+    // which on the request path (every request's handler runs through here) was garbage per request
+    return this.storage.run(context, Reflect.apply, fn, thisArg, args) as ReturnType<F>;
   }
 
   bind<T>(context: Context, target: T): T {
     if (typeof target !== 'function') return target;
-    const run = (self: unknown, args: unknown[]) =>
-      this.with(context, () => (target as (...a: unknown[]) => unknown).apply(self, args));
+    const { storage } = this;
     return function (this: unknown, ...args: unknown[]) {
-      return run(this, args);
+      return storage.run(context, Reflect.apply, target as (...a: unknown[]) => unknown, this, args);
     } as T;
   }
 
@@ -65,15 +52,6 @@ export class EnterableContextManager implements ContextManager {
   enter(context: Context): void {
     this.storage.enterWith(context);
   }
-}
-
-function emitRequest(
-  emit: (this: unknown, ...args: unknown[]) => boolean,
-  server: unknown,
-  request: unknown,
-  response: unknown,
-) {
-  return emit.call(server, 'request', request, response);
 }
 
 /** Per-request facts every log line and span of the request carries. */

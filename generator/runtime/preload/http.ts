@@ -247,7 +247,7 @@ export function instrumentHttp(options: HttpInstrumentation) {
   ) {
     if (event === 'request' && arguments.length === 3) {
       const state = (response as WithState | undefined)?.[STATE];
-      if (state?.context) return contextManager.emitWithin(state.context, emit, this, request, response);
+      if (state?.context) return contextManager.with(state.context, emit, this, event, request, response);
     }
     // eslint-disable-next-line prefer-rest-params
     return emit.apply(this, arguments as unknown as unknown[]);

@@ -22,9 +22,22 @@ export function formatPath(path: readonly PathSegment[]): string {
   return out;
 }
 
+/**
+ * One problem is one line whatever the spec's values hold: line breaks and other control
+ * characters are printed as escapes (\n, \t, \u0007), as JSON would write them.
+ */
+export function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (char) => {
+    const escaped = JSON.stringify(char).slice(1, -1);
+    return escaped !== char ? escaped : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
 export function formatProblem(problem: Problem): string {
-  const where = `${problem.file}:${problem.line}:${problem.col}`;
-  return problem.path ? `${where}: ${problem.path}: ${problem.message}` : `${where}: ${problem.message}`;
+  const where = oneLine(`${problem.file}:${problem.line}:${problem.col}`);
+  const message = oneLine(problem.message);
+  return problem.path ? `${where}: ${oneLine(problem.path)}: ${message}` : `${where}: ${message}`;
 }
 
 export function sortProblems(problems: Problem[]): Problem[] {

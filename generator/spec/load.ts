@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { SpecError, formatPath, type Problem } from './diagnostics.ts';
 import { issuesToProblems, specErrorMap } from './issues.ts';
@@ -34,12 +34,22 @@ export function findSpec(cwd: string): string | undefined {
 }
 
 /** parse → normalise (schema defaults) → rules → Model. Throws SpecError with every problem found. */
-export async function loadSpec(file: string, displayName = file): Promise<LoadedSpec> {
+export async function loadSpec(
+  file: string,
+  displayName = file,
+  options: { tsTimeoutMs?: number } = {},
+): Promise<LoadedSpec> {
   let text: string;
   try {
+    // Checked before opening: reading a FIFO or a device would block or never end.
     const info = await stat(file);
     if (info.isDirectory())
       throw new SpecError([whole(displayName, 'is a directory; name the spec file in it')]);
+    if (!info.isFile()) {
+      throw new SpecError([
+        whole(displayName, `is ${fileKind(info)}, not a regular file; name the spec file itself`),
+      ]);
+    }
     text = await readFile(file, 'utf8');
   } catch (error) {
     if (error instanceof SpecError) throw error;
@@ -50,7 +60,9 @@ export async function loadSpec(file: string, displayName = file): Promise<Loaded
       ),
     ]);
   }
-  const parsed = file.endsWith('.ts') ? await loadTsSpec(file, text) : parseYamlSpec(text, displayName);
+  const parsed = file.endsWith('.ts')
+    ? await loadTsSpec(file, text, options.tsTimeoutMs)
+    : parseYamlSpec(text, displayName);
   for (const problem of parsed.problems) problem.file = displayName;
   if (!parsed.loaded) throw new SpecError(parsed.problems);
   return validateLoaded(parsed.loaded, displayName);
@@ -78,6 +90,13 @@ export function validateLoaded(loaded: Loaded, file: string): LoadedSpec {
     );
   }
   return { file, spec: result.data, model: toModel(result.data) };
+}
+
+function fileKind(info: Stats): string {
+  if (info.isFIFO()) return 'a named pipe (FIFO)';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
+  return 'not a file';
 }
 
 function whole(file: string, message: string): Problem {

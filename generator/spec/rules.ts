@@ -349,6 +349,28 @@ export const RULES: readonly Rule[] = [
           : [],
       ),
   },
+  {
+    // Alertmanager runs in the compose stack, where loopback is its own container.
+    name: 'receiver-not-loopback',
+    check: (spec) =>
+      spec.alerting.receivers.flatMap((receiver, r): RuleProblem[] => {
+        const target =
+          receiver.type === 'webhook' && receiver.url !== undefined
+            ? { key: 'url', host: new URL(receiver.url).hostname }
+            : receiver.type === 'email'
+              ? { key: 'smarthost', host: receiver.smarthost.replace(/:\d+$/, '') }
+              : undefined;
+        if (!target || !/^(localhost|.*\.localhost|127(\.\d+){3}|\[?::1?\]?|0\.0\.0\.0)$/i.test(target.host))
+          return [];
+        return [
+          {
+            rule: 'receiver-not-loopback',
+            path: ['alerting', 'receivers', r, target.key],
+            message: `${receiver.type} receiver "${receiver.name}" points at ${target.host}, which in the compose stack is Alertmanager's own container; use host.docker.internal for a receiver on the Docker host, or the receiver's host name`,
+          },
+        ];
+      }),
+  },
 ];
 
 export function checkRules(spec: ParsedSpec): RuleProblem[] {

@@ -1,7 +1,7 @@
 import { SPAN_METRICS } from '../conventions.ts';
 import type { DependencyModel, Model, ServiceModel, SloModel } from '../model.ts';
 import { BURN_WINDOWS, burnRateFactor, type BurnWindow } from '../slo.ts';
-import { formatDuration } from '../spec/duration.ts';
+import { formatDuration, formatGoDuration } from '../spec/duration.ts';
 import {
   ERROR_STATUS,
   REQUEST_KINDS_RE,
@@ -405,7 +405,7 @@ function sloSteps(service: ServiceModel, slo: SloModel, window: string): Runbook
     steps.push({
       text: 'Find slow traces in Tempo (Grafana Explore, Tempo):',
       language: 'traceql',
-      code: `{ resource.service.name = "${service.name}" && kind = server && duration > ${formatDuration(slo.thresholdMs!)} }`,
+      code: `{ resource.service.name = "${service.name}" && kind = server && duration > ${formatGoDuration(slo.thresholdMs!)} }`,
     });
   } else {
     steps.push({
@@ -609,7 +609,7 @@ function latencyAlert(model: Model, service: ServiceModel): AlertDefinition {
         {
           text: 'Slow traces (tail sampling keeps every one of them):',
           language: 'traceql',
-          code: `{ resource.service.name = "${service.name}" && kind = server && duration > ${formatDuration(slow)} }`,
+          code: `{ resource.service.name = "${service.name}" && kind = server && duration > ${formatGoDuration(slow)} }`,
         },
         ...commonServiceSteps(service),
       ],

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as loki from '@grafana/grafana-foundation-sdk/loki';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
@@ -23,7 +24,19 @@ export const DASHBOARD_NAMES = [
 ] as const;
 export type DashboardName = (typeof DASHBOARD_NAMES)[number];
 
-export const dashboardUid = (model: Model, name: DashboardName) => `${model.project}-${name}`.slice(0, 40);
+/** Grafana's limit on a dashboard uid. */
+export const MAX_UID_LENGTH = 40;
+
+/**
+ * `<project>-<dashboard>`; a project too long for that keeps its first characters and a hash of
+ * the whole name, so the dashboard part is never cut off and two projects do not share uids.
+ */
+export function dashboardUid(model: Model, name: DashboardName): string {
+  const uid = `${model.project}-${name}`;
+  if (uid.length <= MAX_UID_LENGTH) return uid;
+  const hash = createHash('sha256').update(model.project).digest('hex').slice(0, 8);
+  return `${model.project.slice(0, MAX_UID_LENGTH - name.length - hash.length - 2)}-${hash}-${name}`;
+}
 
 export function promQuery(expr: string, legend: string, refId = 'A') {
   return new prometheus.DataqueryBuilder()

@@ -22,11 +22,38 @@ export function parseDuration(text: string): number | undefined {
   return value * UNIT_MS[match[2] as Unit];
 }
 
-/** Largest unit that divides exactly, so `720h` prints as `30d` and output stays short and stable. */
+/**
+ * Longest duration any target can hold: Go's time.Duration is int64 nanoseconds (about 292 years),
+ * and the Collector, Prometheus, Alertmanager, Loki and Tempo all parse durations into one.
+ */
+export const MAX_DURATION_MS = Math.floor(Number(2n ** 63n - 1n) / 1_000_000) - 1;
+
+/**
+ * A duration as Prometheus, Alertmanager and Loki parse it (Prometheus' model.Duration, which
+ * knows d, w and y): the largest unit that divides exactly, so `720h` prints as `30d` and output
+ * stays short and stable.
+ */
 export function formatDuration(ms: number): string {
   const units: Unit[] = ['y', 'w', 'd', 'h', 'm', 's', 'ms'];
   for (const unit of units) {
     if (ms % UNIT_MS[unit] === 0 && ms >= UNIT_MS[unit]) return `${ms / UNIT_MS[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+const GO_UNITS: Unit[] = ['h', 'm', 's', 'ms'];
+
+/**
+ * A duration as Go's time.ParseDuration reads it, for the Collector, Tempo and TraceQL: hours at
+ * most (Go has no d, w or y).
+ */
+export function formatGoDuration(ms: number): string {
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_DURATION_MS) {
+    throw new Error(`internal: duration of ${ms}ms cannot be written for Go`);
+  }
+  if (ms === 0) return '0s';
+  for (const unit of GO_UNITS) {
+    if (ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
   }
   return `${ms}ms`;
 }

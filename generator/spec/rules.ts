@@ -5,6 +5,9 @@ import {
   describeWindow,
   minimumObjective,
 } from '../slo.ts';
+import { BACKEND_JOBS, buildCatalogue, type AlertDefinition } from '../alerting/catalogue.ts';
+import { toModel } from '../model.ts';
+import { prometheusConfig } from '../targets/prometheus.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import type { PathSegment } from './diagnostics.ts';
 import type { ParsedSpec } from './schema.ts';
@@ -24,6 +27,11 @@ interface Rule {
 }
 
 const ms = (text: string) => parseDuration(text) ?? 0;
+
+/** Loki's compactor refuses a shorter retention_period or retention_stream period. */
+export const LOKI_MIN_RETENTION_MS = 24 * 3_600_000;
+/** Shortest trace retention: Tempo cuts and compacts blocks on cycles of minutes. */
+export const TEMPO_MIN_RETENTION_MS = 3_600_000;
 
 function duplicates<T>(
   items: readonly T[],
@@ -371,8 +379,126 @@ export const RULES: readonly Rule[] = [
         ];
       }),
   },
+  {
+    name: 'backend-duration-ranges',
+    check: (spec) => {
+      const problems: RuleProblem[] = [];
+      const below = (
+        path: PathSegment[],
+        value: string,
+        minimumMs: number,
+        why: string,
+        inclusive = true,
+      ) => {
+        const short = inclusive ? ms(value) < minimumMs : ms(value) <= minimumMs;
+        if (short) problems.push({ rule: 'backend-duration-ranges', path, message: why });
+      };
+      const { logs, traces, metrics } = spec.signals;
+      for (const logClass of ['application', 'access', 'audit', 'debug'] as const) {
+        const { retention } = logs.classes[logClass];
+        below(
+          ['signals', 'logs', 'classes', logClass, 'retention'],
+          retention,
+          LOKI_MIN_RETENTION_MS,
+          `retention ${retention} is shorter than ${formatDuration(LOKI_MIN_RETENTION_MS)}, the least Loki's compactor accepts ("retention period must be >= 24h"); use 1d or more`,
+        );
+      }
+      below(
+        ['signals', 'traces', 'retention'],
+        traces.retention,
+        TEMPO_MIN_RETENTION_MS,
+        `trace retention ${traces.retention} is shorter than ${formatDuration(TEMPO_MIN_RETENTION_MS)}; Tempo would delete blocks about as soon as it writes them, so use at least ${formatDuration(TEMPO_MIN_RETENTION_MS)}`,
+      );
+      below(
+        ['signals', 'metrics', 'scrape_interval'],
+        metrics.scrape_interval,
+        0,
+        `scrape_interval ${metrics.scrape_interval} is not above 0: it is the Collector's span-metrics flush interval and Prometheus' scrape interval, and a zero ticker stops the Collector; use e.g. 15s`,
+        false,
+      );
+      for (const key of ['group_interval', 'repeat_interval'] as const) {
+        below(
+          ['alerting', key],
+          spec.alerting[key],
+          0,
+          `${key} ${spec.alerting[key]} is not above 0, which Alertmanager rejects ("${key} cannot be zero"); use e.g. ${key === 'group_interval' ? '5m' : '4h'}`,
+          false,
+        );
+      }
+      return problems;
+    },
+  },
+  {
+    name: 'scrape-jobs-unique',
+    check: (spec) => {
+      const model = toModel(spec);
+      const stack = new Set<string>(BACKEND_JOBS.map((b) => b.job));
+      const jobs = prometheusConfig(model).scrape_configs.map((c) => c.job_name);
+      return spec.services.flatMap((service, s): RuleProblem[] => {
+        const job = service.metrics_endpoint ? jobs.find((j) => j === service.name) : undefined;
+        return job !== undefined && stack.has(job)
+          ? [
+              {
+                rule: 'scrape-jobs-unique',
+                path: ['services', s, 'name'],
+                message: `service "${service.name}" has a metrics_endpoint, so Prometheus would scrape it as job "${job}", which is already the stack's own ${job} job (stack jobs: ${[...stack].join(', ')}); rename the service`,
+              },
+            ]
+          : [];
+      });
+    },
+  },
+  {
+    name: 'generated-names-unique',
+    check: (spec) => {
+      const model = toModel(spec);
+      const serviceIndex = (name: string | undefined) => spec.services.findIndex((s) => s.name === name);
+      const problems: RuleProblem[] = [];
+      // Alert names become runbook file names too, so two that differ only in case collide on
+      // case-insensitive file systems (macOS, Windows).
+      const seen = new Map<string, AlertDefinition>();
+      const clashes = new Map<string, { owners: (string | undefined)[]; alerts: string[] }>();
+      for (const definition of buildCatalogue(model).alerts) {
+        const key = definition.rule.alert.toLowerCase();
+        const first = seen.get(key);
+        if (!first) {
+          seen.set(key, definition);
+          continue;
+        }
+        const owners = [first, definition].map((d) => d.runbook.service?.name);
+        const pair = JSON.stringify(owners);
+        const clash = clashes.get(pair) ?? { owners, alerts: [] };
+        clash.alerts.push(
+          first.rule.alert === definition.rule.alert
+            ? JSON.stringify(definition.rule.alert)
+            : `${JSON.stringify(first.rule.alert)}/${JSON.stringify(definition.rule.alert)}`,
+        );
+        clashes.set(pair, clash);
+      }
+      for (const { owners, alerts } of clashes.values()) {
+        const index = serviceIndex(owners[1] ?? owners[0]);
+        problems.push({
+          rule: 'generated-names-unique',
+          path: index < 0 ? ['services'] : ['services', index, 'name'],
+          key: index < 0,
+          message: `${describeOwners(owners)} both generate the alert${alerts.length === 1 ? '' : 's'} ${alerts.join(', ')} (alert names and runbook files join the PascalCased service, dependency and SLO names: "-" is dropped, each word capitalised, and case does not tell files apart on every disk); rename a service, dependency or SLO so they differ`,
+        });
+      }
+      return problems;
+    },
+  },
 ];
 
+/** Rules that compute the generated names run only on a spec the other rules accept. */
+const NAMING_RULES = new Set(['scrape-jobs-unique', 'generated-names-unique']);
+
 export function checkRules(spec: ParsedSpec): RuleProblem[] {
-  return RULES.flatMap((rule) => rule.check(spec));
+  const problems = RULES.filter((rule) => !NAMING_RULES.has(rule.name)).flatMap((rule) => rule.check(spec));
+  if (problems.length > 0) return problems;
+  return RULES.filter((rule) => NAMING_RULES.has(rule.name)).flatMap((rule) => rule.check(spec));
+}
+
+function describeOwners(owners: (string | undefined)[]): string {
+  const named = [...new Set(owners.map((o) => (o === undefined ? 'the stack' : `service "${o}"`)))];
+  return named.length === 1 ? `two alerts of ${named[0]}` : named.join(' and ');
 }

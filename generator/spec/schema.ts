@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DURATION_HINT, parseDuration } from './duration.ts';
+import { DAY_MS, DURATION_HINT, MAX_DURATION_MS, formatDuration, parseDuration } from './duration.ts';
 import { PINNED, SUPPORTED, type Component } from '../versions.ts';
 
 /**
@@ -24,6 +24,11 @@ const duration = (what: string) =>
     })
     .refine((text) => parseDuration(text) !== undefined, {
       error: (issue) => `${what} ${JSON.stringify(issue.input)} is not a duration; ${DURATION_HINT}`,
+      abort: true,
+    })
+    .refine((text) => parseDuration(text)! <= MAX_DURATION_MS, {
+      error: (issue) =>
+        `${what} ${JSON.stringify(issue.input)} is longer than ${formatDuration(MAX_DURATION_MS - (MAX_DURATION_MS % DAY_MS))}, the most a Go duration holds (about 292 years); use a shorter one`,
     })
     .describe(`${what}, e.g. "30s", "5m", "14d"`);
 

@@ -45,7 +45,8 @@ export function alertTestFiles(model: Model): { path: string; content: unknown }
   const catalogue = buildCatalogue(model);
   const byFile = new Map<string, AlertDefinition[]>();
   for (const alert of catalogue.alerts) {
-    const stem = alert.testEvaluation === '5m' ? `${alert.file}-slow-burn` : alert.file;
+    // "." cannot occur in a service name, so no service's own file can be named like this one.
+    const stem = alert.testEvaluation === '5m' ? `${alert.file}.slow-burn` : alert.file;
     byFile.set(stem, [...(byFile.get(stem) ?? []), alert]);
   }
   return [...byFile.entries()].map(([stem, alerts]) => {

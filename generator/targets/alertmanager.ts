@@ -1,4 +1,5 @@
 import type { Model } from '../model.ts';
+import { formatDuration, parseDuration } from '../spec/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /**
@@ -63,9 +64,9 @@ export function alertmanagerConfig(model: Model) {
     route: {
       receiver: alerting.default_receiver,
       group_by: ['alertname', 'service_name', 'slo'],
-      group_wait: alerting.group_wait,
-      group_interval: alerting.group_interval,
-      repeat_interval: alerting.repeat_interval,
+      group_wait: formatDuration(parseDuration(alerting.group_wait)!),
+      group_interval: formatDuration(parseDuration(alerting.group_interval)!),
+      repeat_interval: formatDuration(parseDuration(alerting.repeat_interval)!),
       routes: alerting.routes.map((route) => ({
         receiver: route.receiver,
         matchers: [

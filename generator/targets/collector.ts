@@ -7,7 +7,7 @@ import {
 } from '../conventions.ts';
 import type { Model } from '../model.ts';
 import { ID_PLACEHOLDERS, PLACEHOLDER_PASSES, orderRoutes, routeRegex } from '../routes.ts';
-import { formatDuration } from '../spec/duration.ts';
+import { formatGoDuration } from '../spec/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /**
@@ -166,7 +166,7 @@ function tailSampling(model: Model) {
     probabilistic: { sampling_percentage: Number((traces.baseRate * 100).toFixed(4)) },
   });
   return {
-    decision_wait: formatDuration(traces.decisionWaitMs),
+    decision_wait: formatGoDuration(traces.decisionWaitMs),
     num_traces: 50000,
     expected_new_traces_per_sec: 100,
     policies,
@@ -178,12 +178,12 @@ function spanMetrics(model: Model) {
     namespace: SPAN_METRICS.namespace,
     histogram: {
       unit: 'ms',
-      explicit: { buckets: model.signals.metrics.histogramBucketsMs.map((ms) => formatDuration(ms)) },
+      explicit: { buckets: model.signals.metrics.histogramBucketsMs.map((ms) => formatGoDuration(ms)) },
     },
     dimensions: SPAN_METRIC_DIMENSIONS.map((name) => ({ name })),
     exemplars: { enabled: true },
     aggregation_temporality: 'AGGREGATION_TEMPORALITY_CUMULATIVE',
-    metrics_flush_interval: formatDuration(model.signals.metrics.scrapeIntervalMs),
+    metrics_flush_interval: formatGoDuration(model.signals.metrics.scrapeIntervalMs),
     aggregation_cardinality_limit: model.signals.metrics.maxSeriesPerMetric,
   };
 }

@@ -1,5 +1,6 @@
 import { LOG_CLASS_ATTRIBUTE } from '../conventions.ts';
 import type { LogClass, Model } from '../model.ts';
+import { formatDuration } from '../spec/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /**
@@ -9,7 +10,6 @@ import type { Artifact, Target } from './artifact.ts';
  * keep each class for its own retention; application logs use the default period.
  */
 
-const hours = (ms: number) => `${Math.round(ms / 3_600_000)}h`;
 const CLASS_LABEL = LOG_CLASS_ATTRIBUTE.replace('.', '_');
 
 export function lokiConfig(model: Model) {
@@ -39,11 +39,11 @@ export function lokiConfig(model: Model) {
     limits_config: {
       allow_structured_metadata: true,
       volume_enabled: true,
-      retention_period: hours(retention.application),
+      retention_period: formatDuration(retention.application),
       retention_stream: classes.map((logClass, index) => ({
         selector: `{${CLASS_LABEL}="${logClass}"}`,
         priority: index + 1,
-        period: hours(retention[logClass]),
+        period: formatDuration(retention[logClass]),
       })),
       otlp_config: {
         resource_attributes: {

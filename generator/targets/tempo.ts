@@ -1,4 +1,5 @@
 import type { Model } from '../model.ts';
+import { formatGoDuration } from '../spec/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /**
@@ -6,8 +7,6 @@ import type { Artifact, Target } from './artifact.ts';
  * only service graphs (span metrics come from the Collector, before tail sampling) and remote-
  * writes them to Prometheus with exemplars.
  */
-
-const hours = (ms: number) => `${Math.round(ms / 3_600_000)}h`;
 
 export function tempoConfig(model: Model) {
   return {
@@ -19,7 +18,7 @@ export function tempoConfig(model: Model) {
       },
     },
     ingester: { trace_idle_period: '5s', max_block_duration: '1m' },
-    compactor: { compaction: { block_retention: hours(model.signals.traces.retentionMs) } },
+    compactor: { compaction: { block_retention: formatGoDuration(model.signals.traces.retentionMs) } },
     storage: {
       trace: {
         backend: 'local',

@@ -13,6 +13,7 @@ import { tempoTarget } from './tempo.ts';
 import { composeTarget } from './compose.ts';
 import { preloadTarget } from './preload.ts';
 import { serviceEnvTarget } from './service-env.ts';
+import { pythonTarget } from './python.ts';
 
 /** Every output target, in one place: a new output is one module and one line here. */
 export const TARGETS: readonly Target[] = [
@@ -29,6 +30,7 @@ export const TARGETS: readonly Target[] = [
   composeTarget,
   preloadTarget,
   serviceEnvTarget,
+  pythonTarget,
 ];
 
 export function generateArtifacts(model: Model, targets: readonly Target[] = TARGETS): Artifact[] {

@@ -2,6 +2,7 @@ import { ENDPOINTS } from '../conventions.ts';
 import type { Model, ServiceModel } from '../model.ts';
 import { formatDuration } from '../spec/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
+import { PYTHON_DIR, excludedUrls } from './python.ts';
 
 /**
  * For services not on Node: the standard OTEL_* variables their own OpenTelemetry SDK reads, so a
@@ -21,6 +22,26 @@ function resourceAttributes(model: Model, service: ServiceModel): string {
     .join(',');
 }
 
+/**
+ * What a Python service needs beyond the plain OTEL_* set: the bootstrap on PYTHONPATH and its settings
+ * by name, the redacting span exporter, stable HTTP semantic conventions (http.route,
+ * http.response.status_code: the span-metric dimensions), health routes untraced, and the agent's own
+ * logging handlers off, since the bootstrap emits each record once.
+ */
+function pythonEnv(service: ServiceModel): Record<string, string> {
+  return {
+    PYTHONPATH: PYTHON_DIR,
+    OTELKIT_SERVICE: service.name,
+    OTEL_TRACES_EXPORTER: 'otelkit',
+    OTEL_SEMCONV_STABILITY_OPT_IN: 'http',
+    OTEL_PYTHON_EXCLUDED_URLS: excludedUrls(),
+    OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION: 'false',
+    OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED: 'false',
+    // a random service.instance.id per process (per worker after a fork), and no cloud metadata probes
+    OTEL_EXPERIMENTAL_RESOURCE_DETECTORS: 'service_instance',
+  };
+}
+
 export function serviceEnv(model: Model, service: ServiceModel): Record<string, string> {
   return {
     OTEL_SERVICE_NAME: service.name,
@@ -37,6 +58,7 @@ export function serviceEnv(model: Model, service: ServiceModel): Record<string, 
     OTEL_PROPAGATORS: 'tracecontext,baggage',
     OTEL_METRIC_EXPORT_INTERVAL: String(model.signals.metrics.scrapeIntervalMs),
     OTEL_BSP_SCHEDULE_DELAY: '1000',
+    ...(service.runtime === 'python' ? pythonEnv(service) : {}),
   };
 }
 
@@ -51,7 +73,9 @@ export const serviceEnvTarget: Target = {
         format: 'text',
         comment: 'hash',
         content:
-          `# ${service.runtime} service: load into its environment (compose env_file:, or set -a; . this-file; set +a)\n` +
+          (service.runtime === 'python'
+            ? `# python service: from the directory holding preload/, set -a; . preload/${service.name}.env; set +a; opentelemetry-instrument uvicorn app:app\n`
+            : `# ${service.runtime} service: load into its environment (compose env_file:, or set -a; . this-file; set +a)\n`) +
           `# metrics every ${formatDuration(model.signals.metrics.scrapeIntervalMs)}, OTLP/HTTP to the local Collector\n` +
           Object.entries(serviceEnv(model, service))
             .map(([key, value]) => `${key}=${value}`)

@@ -1,0 +1,151 @@
+"""otelkit's bootstrap for Python services, run by the standard OpenTelemetry agent
+(`opentelemetry-instrument`) through the entry points beside this package, or by the sitecustomize
+module beside it. It adds what the agent does not do: the standard's request context headers, JSON log
+lines in its schema from logging and structlog (also exported over OTLP), redaction before anything is
+printed or exported, and resilience telemetry from tenacity, pybreaker and aiobreaker.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Any
+
+from .redact import Redactor
+from .settings import Settings, SettingsError, load
+
+__all__ = ["start", "pre_instrument", "post_instrument", "redactor", "settings", "patched"]
+
+_lock = threading.RLock()
+_started = False
+_settings: Settings | None = None
+_redactor: Redactor | None = None
+_failed: str | None = None
+_patched: list[str] = []
+
+
+def _warn(message: str) -> None:
+    print(f"otelkit: {message}", file=sys.stderr)
+
+
+def settings() -> Settings | None:
+    """The service's settings, read once; None (after one warning) when they are missing or invalid."""
+    global _settings, _redactor, _failed
+    with _lock:
+        if _settings is None and _failed is None:
+            try:
+                _settings = load()
+                _redactor = Redactor(_settings.blocked_keys, _settings.value_patterns)
+            except SettingsError as error:
+                _failed = str(error)
+                _warn(f"invalid settings, the bootstrap is off: {error}")
+        return _settings
+
+
+def redactor() -> Redactor | None:
+    settings()
+    return _redactor
+
+
+def patched() -> list[str]:
+    return list(_patched)
+
+
+def start() -> bool:
+    """Installs everything once; True when the bootstrap is on."""
+    global _started
+    with _lock:
+        if _started:
+            return True
+        current_settings = settings()
+        if current_settings is None or _redactor is None:
+            return False
+        _started = True
+        from . import http, logs, resilience
+
+        sink = logs.Sink(current_settings, _redactor)
+        sink.attach_otlp()
+        logs.install_stdlib(sink, current_settings.log_level)
+        logs.install_structlog(sink)
+        breakers = resilience.Resilience(sink)
+        breakers.attach_metrics()
+        resilience.install_tenacity(breakers, _patched)
+        resilience.install_breakers(breakers, _patched)
+        http.install(http.RequestContext(current_settings, _redactor.text), _patched)
+        _add_span_processor(http)
+        _flush_on_termination()
+        global _resilience
+        _resilience = breakers
+        return True
+
+
+_resilience: Any = None
+
+
+def breaker_states() -> dict[str, str]:
+    """Circuit breaker states by dependency, for a readiness route that wants them."""
+    return _resilience.states() if _resilience is not None else {}
+
+
+def _add_span_processor(http: Any) -> None:
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import SpanProcessor
+    except ImportError:
+        return
+    provider = trace.get_tracer_provider()
+    add = getattr(provider, "add_span_processor", None)
+    if add is None:
+        return  # no SDK provider (OTEL_SDK_DISABLED, or no agent): nothing is traced
+
+    class RequestSpanProcessor(http.RequestSpanProcessor, SpanProcessor):
+        pass
+
+    add(RequestSpanProcessor())
+
+
+def _flush() -> None:
+    try:
+        from opentelemetry import _logs, metrics, trace
+    except ImportError:
+        return
+    for provider in (trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider()):
+        shutdown = getattr(provider, "shutdown", None)
+        if shutdown is not None:
+            try:
+                shutdown()
+            except Exception as error:  # one provider failing must not keep the others from flushing
+                _warn(f"could not flush telemetry at exit: {error}")
+
+
+def _flush_on_termination() -> None:
+    """
+    SIGTERM's default action ends the process at once, skipping the SDK's atexit flush, so the last
+    spans, logs and metrics were lost; uvicorn even re-raises SIGTERM after its graceful shutdown. Where
+    the app left SIGTERM at its default, it now flushes first and then ends by the same signal.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+    except (ValueError, AttributeError):
+        return
+
+    def flush_then_terminate(signum: int, _frame: Any) -> None:
+        _flush()
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    signal.signal(signal.SIGTERM, flush_then_terminate)
+
+
+def pre_instrument() -> None:
+    """Agent entry point: after the SDK is configured, before the library instrumentations load."""
+    start()
+
+
+def post_instrument() -> None:
+    """Agent entry point; everything was installed before the instrumentations, nothing is left to do."""
+    start()

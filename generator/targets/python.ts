@@ -1,0 +1,141 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Model, ServiceModel } from '../model.ts';
+import type { Artifact, Target } from './artifact.ts';
+
+/**
+ * The Python bootstrap: the runtime's sources (real .py files in generator/runtime/python, linted and
+ * tested as Python) copied to preload/python/, plus one settings file per Python service. The env file
+ * of each Python service (service-env.ts) puts preload/python on PYTHONPATH and names the service, so
+ * `opentelemetry-instrument` finds the bootstrap's entry points and the bootstrap its settings.
+ */
+
+/** Where the bootstrap lands in the output; the env file's PYTHONPATH names it. */
+export const PYTHON_DIR = 'preload/python';
+
+/**
+ * Paths of the app's own health and scrape endpoints, left untraced (the standard: "do not trace health
+ * check endpoints, the Prometheus /metrics scrape endpoint") so they count in no RED metric either.
+ */
+export const HEALTH_ROUTES = [
+  '/health',
+  '/health/live',
+  '/health/ready',
+  '/health/detailed',
+  '/healthz',
+  '/livez',
+  '/readyz',
+  '/metrics',
+] as const;
+
+/** Longer X-Request-ID values are replaced by a generated one, as in the Node preload. */
+export const REQUEST_ID_MAX_LENGTH = 128;
+
+/** Bumped with settings.py's SCHEMA whenever the shape below changes. */
+export const PYTHON_SETTINGS_SCHEMA = 1;
+
+export interface PythonSettings {
+  schema: number;
+  service: string;
+  environment: string;
+  project: string;
+  frontends: string[];
+  redaction: { blockedKeys: string[]; valuePatterns: { name: string; regex: string }[] };
+  logLevel: 'debug' | 'info' | 'warning' | 'error' | 'critical';
+  requestIdMaxLength: number;
+  dependencies: { name: string; critical: boolean }[];
+}
+
+const LOG_LEVELS: Record<string, PythonSettings['logLevel']> = { warn: 'warning' };
+
+export function pythonSettings(model: Model, service: ServiceModel): PythonSettings {
+  const level = model.signals.logs.level as string;
+  return {
+    schema: PYTHON_SETTINGS_SCHEMA,
+    service: service.name,
+    environment: model.environment,
+    project: model.project,
+    frontends: service.frontends,
+    redaction: { blockedKeys: model.redaction.blockedKeys, valuePatterns: model.redaction.valuePatterns },
+    logLevel: LOG_LEVELS[level] ?? (level as PythonSettings['logLevel']),
+    requestIdMaxLength: REQUEST_ID_MAX_LENGTH,
+    dependencies: service.dependencies.map((dependency) => ({
+      name: dependency.name,
+      critical: dependency.critical,
+    })),
+  };
+}
+
+/**
+ * OTEL_PYTHON_EXCLUDED_URLS: regexes searched in the request URL (Flask's includes the query). Two per
+ * route: the path alone, or followed by a query; so /orders/health and /healthzone are still traced.
+ * Written with no character a POSIX shell treats specially in an assignment (no quotes, parentheses
+ * or backslashes), since the env file is sourced by `set -a; . preload/<service>.env` as well as read by
+ * compose's env_file.
+ */
+export function excludedUrls(routes: readonly string[] = HEALTH_ROUTES): string {
+  return routes.flatMap((route) => [`^[a-z]+://[^/]+${route}/?$`, `^[a-z]+://[^/]+${route}/?[?]`]).join(',');
+}
+
+interface SourceFile {
+  relative: string;
+  content: string;
+}
+
+let sources: SourceFile[] | undefined;
+
+/** The runtime's files, read once; from the sources or from beside the compiled dist/ alike. */
+function runtimeSources(): SourceFile[] {
+  if (sources) return sources;
+  const candidates = [
+    fileURLToPath(new URL('../runtime/python/', import.meta.url)),
+    fileURLToPath(new URL('../../../generator/runtime/python/', import.meta.url)),
+  ];
+  for (const root of candidates) {
+    let entries;
+    try {
+      entries = readdirSync(root, { recursive: true, withFileTypes: true });
+    } catch {
+      continue;
+    }
+    sources = entries
+      .filter(
+        (entry) =>
+          entry.isFile() && !entry.parentPath.includes('__pycache__') && !entry.name.endsWith('.pyc'),
+      )
+      .map((entry) => {
+        const absolute = path.join(entry.parentPath, entry.name);
+        return {
+          relative: path.relative(root, absolute).split(path.sep).join('/'),
+          content: readFileSync(absolute, 'utf8'),
+        };
+      })
+      .sort((a, b) => a.relative.localeCompare(b.relative));
+    return sources;
+  }
+  throw new Error('internal: the Python bootstrap sources (generator/runtime/python) are missing');
+}
+
+export const pythonTarget: Target = {
+  name: 'python',
+  description:
+    'Python bootstrap for opentelemetry-instrument (preload/python, on PYTHONPATH via the env file)',
+  generate: (model: Model): Artifact[] => {
+    const services = model.services.filter((service) => service.runtime === 'python');
+    if (services.length === 0) return [];
+    return [
+      ...runtimeSources().map(({ relative, content }): Artifact => ({
+        path: `${PYTHON_DIR}/${relative}`,
+        format: 'text',
+        comment: 'hash',
+        content,
+      })),
+      ...services.map((service): Artifact => ({
+        path: `${PYTHON_DIR}/otelkit_bootstrap/services/${service.name}.json`,
+        format: 'json',
+        content: pythonSettings(model, service),
+      })),
+    ];
+  },
+};

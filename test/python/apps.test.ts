@@ -1,0 +1,339 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { secretValues } from '../preload-corpus.ts';
+import { startProtobufReceiver, type ProtobufReceiver } from './otlp-receiver.ts';
+import {
+  FRONTENDS,
+  SERVICE,
+  appDirectory,
+  jsonLines,
+  pythonVenv,
+  runPython,
+  type PythonApp,
+} from './harness.ts';
+
+/**
+ * The Python bootstrap under the real OpenTelemetry agent, with real FastAPI + uvicorn and Flask apps
+ * from PyPI (test/python/requirements.txt), run by the README's commands from the generated env file.
+ */
+
+const LOG_FIELDS = [
+  'timestamp',
+  'level',
+  'logger',
+  'message',
+  'event',
+  'service',
+  'environment',
+  'request_id',
+  'trace_id',
+  'span_id',
+  'frontend',
+];
+const GENERATED = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const SERVER = 2;
+
+interface Variant {
+  name: string;
+  app: 'fastapi_app.py' | 'flask_app.py';
+  command: string[];
+  route: string;
+  signal: NodeJS.Signals;
+}
+
+const VARIANTS: Variant[] = [
+  {
+    name: 'FastAPI on uvicorn (opentelemetry-instrument uvicorn app:app)',
+    app: 'fastapi_app.py',
+    command: [
+      'opentelemetry-instrument',
+      'uvicorn',
+      'fastapi_app:app',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '$PORT',
+    ],
+    route: '/orders/{order_id}',
+    signal: 'SIGTERM',
+  },
+  {
+    name: 'Flask (opentelemetry-instrument python app.py)',
+    app: 'flask_app.py',
+    command: ['opentelemetry-instrument', 'python', 'flask_app.py'],
+    route: '/orders/<order_id>',
+    signal: 'SIGTERM',
+  },
+];
+
+beforeAll(() => {
+  pythonVenv();
+}, 600_000);
+
+const instanceIds: unknown[] = [];
+
+describe.each(VARIANTS)('$name', ({ app: file, command, route, signal }) => {
+  let receiver: ProtobufReceiver;
+  let app: PythonApp;
+  let exit: { code: number | null; signal: NodeJS.Signals | null };
+  const responses: Record<string, { status: number; headers: Headers; body: string }> = {};
+
+  beforeAll(async () => {
+    receiver = await startProtobufReceiver();
+    const { dir, env } = await appDirectory(file);
+    // nothing is exported before the app stops: what arrives proves the flush at exit
+    app = await runPython(dir, command, {
+      ...env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: '600000',
+      OTEL_BLRP_SCHEDULE_DELAY: '600000',
+      OTEL_METRIC_EXPORT_INTERVAL: '600000',
+    });
+    responses.given = await app.request('/orders/42', {
+      'x-request-id': 'req-abc.123:x',
+      'x-frontend-id': 'web',
+    });
+    responses.invalid = await app.request('/orders/43', {
+      'x-request-id': 'bad id<script>',
+      'x-frontend-id': 'evil',
+    });
+    responses.long = await app.request('/orders/44', { 'x-request-id': 'a'.repeat(129) });
+    responses.boom = await app.request('/boom');
+    responses.health = await app.request('/healthz', { 'x-request-id': 'health-probe' });
+    responses.secrets = await app.request(
+      '/secrets?token=tok-9f8e7d6c5b4a3210&password=hunter2-Sup3r&email=alice.smith@example.com',
+      {
+        authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl',
+        cookie: 'sid=sess-cookie-a1b2c3',
+        'x-api-key': 'xak-0123456789',
+        'proxy-authorization': 'Basic dXNlcjpwYXNzd29yZA==',
+      },
+    );
+    if (file === 'fastapi_app.py') responses.resilience = await app.request('/resilience');
+    expect(receiver.bodies).toHaveLength(0);
+    exit = await app.stop(signal);
+    await receiver.close();
+  }, 120_000);
+  afterAll(() => receiver?.close());
+
+  it('flushes spans, metrics and logs on SIGTERM, then ends by the signal', () => {
+    expect(exit.signal).toBe(signal);
+    expect(new Set(receiver.requests.map((r) => r.path))).toEqual(
+      new Set(['/v1/traces', '/v1/metrics', '/v1/logs']),
+    );
+    for (const request of receiver.requests) expect(request.contentType).toBe('application/x-protobuf');
+  });
+
+  it('accepts or generates X-Request-ID, echoes it, and adds X-Response-Time, the 500 too', () => {
+    expect(responses.given!.status).toBe(200);
+    expect(responses.given!.headers.get('x-request-id')).toBe('req-abc.123:x');
+    expect(responses.given!.headers.get('x-response-time')).toMatch(/^\d+\.\d{3}ms$/);
+    expect(responses.invalid!.headers.get('x-request-id')).toMatch(GENERATED);
+    expect(responses.long!.headers.get('x-request-id')).toMatch(GENERATED);
+    expect(responses.boom!.status).toBe(500);
+    expect(responses.boom!.headers.get('x-request-id')).toMatch(GENERATED);
+    expect(responses.boom!.headers.get('x-response-time')).toMatch(/^\d+\.\d{3}ms$/);
+    expect(responses.boom!.headers.get('x-request-id')).not.toBe(
+      responses.invalid!.headers.get('x-request-id'),
+    );
+  });
+
+  it('exports server spans with the route template, request_id and the allowed frontend only', () => {
+    const servers = receiver.spans().filter((s) => s.kind === SERVER);
+    const order = servers.find(
+      (s) => (s.attributes as Record<string, unknown>).request_id === 'req-abc.123:x',
+    );
+    expect(order).toBeDefined();
+    expect(order!.name).toBe(`GET ${route}`);
+    expect(order!.attributes).toMatchObject({
+      'http.route': route,
+      'http.request.method': 'GET',
+      'http.response.status_code': 200,
+      frontend: 'web',
+    });
+    const evil = servers.find(
+      (s) =>
+        (s.attributes as Record<string, unknown>).request_id ===
+        responses.invalid!.headers.get('x-request-id'),
+    );
+    expect(evil!.attributes).toMatchObject({ frontend: 'unknown' });
+    expect(FRONTENDS).not.toContain('evil');
+    const boom = servers.find((s) => (s.attributes as Record<string, unknown>)['http.route'] === '/boom');
+    expect(boom!.attributes).toMatchObject({ 'http.response.status_code': 500 });
+  });
+
+  it('leaves the health route untraced and out of the request metrics', () => {
+    const spans = receiver.spans();
+    expect(spans.length).toBeGreaterThan(0);
+    for (const span of spans) {
+      expect(String(span.name)).not.toContain('healthz');
+      expect(JSON.stringify(span.attributes)).not.toContain('healthz');
+    }
+    const points = receiver.metricPoints('http.server.request.duration');
+    expect(points.map((p) => (p.attributes as Record<string, unknown>)['http.route'])).toContain(route);
+    for (const point of points) expect(JSON.stringify(point.attributes)).not.toContain('healthz');
+    // the health response still carries the request context
+    expect(responses.health!.headers.get('x-request-id')).toBe('health-probe');
+  });
+
+  it('prints JSON lines in the standard schema from logging and structlog, and exports each once over OTLP', () => {
+    const server = receiver
+      .spans()
+      .find((s) => (s.attributes as Record<string, unknown>).request_id === 'req-abc.123:x')!;
+    const lines = jsonLines(app);
+    const order = lines.find((l) => l.message === 'order 42 for [REDACTED:email]');
+    expect(order).toBeDefined();
+    for (const field of LOG_FIELDS) expect(order![field]).toBeDefined();
+    expect(order).toMatchObject({
+      level: 'info',
+      logger: 'orders',
+      event: 'order 42 for [REDACTED:email]',
+      service: SERVICE,
+      environment: 'test',
+      request_id: 'req-abc.123:x',
+      frontend: 'web',
+      source: 'web',
+      orderId: '42',
+      password: '[REDACTED]',
+      trace_id: server.traceId,
+    });
+    expect(typeof order!.func_name).toBe('string');
+    expect(typeof order!.lineno).toBe('number');
+    expect(String(order!.timestamp)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const structured = lines.find((l) => l.message === 'slow order' && l.order_id === '42');
+    expect(structured).toMatchObject({
+      level: 'warning',
+      logger: 'orders.structured',
+      request_id: 'req-abc.123:x',
+      trace_id: server.traceId,
+      token: '[REDACTED]',
+    });
+    for (const line of lines) expect(['debug', 'info', 'warning', 'error', 'critical']).toContain(line.level);
+    const records = receiver
+      .logRecords()
+      .filter((r) => (r.body as { stringValue?: string }).stringValue === 'order 42 for [REDACTED:email]');
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({
+      traceId: server.traceId,
+      spanId: order!.span_id,
+      severityText: 'INFO',
+    });
+    expect(records[0]!.attributes).toMatchObject({
+      request_id: 'req-abc.123:x',
+      frontend: 'web',
+      password: '[REDACTED]',
+    });
+    const failed = lines.find((l) => l.level === 'error' && typeof l.exception === 'string');
+    expect(String(failed?.exception)).toContain('RuntimeError: boom');
+  });
+
+  it('gives each process its own service.instance.id', () => {
+    const ids = new Set(receiver.resources().map((r) => r['service.instance.id']));
+    expect(ids.size).toBe(1);
+    instanceIds.push(...ids);
+    expect([...ids][0]).toMatch(GENERATED);
+    expect(receiver.resources()[0]).toMatchObject({
+      'service.name': SERVICE,
+      'deployment.environment.name': 'test',
+    });
+  });
+
+  (file === 'fastapi_app.py' ? it : it.skip)(
+    'reports tenacity retries, pybreaker and aiobreaker breakers with the standard names, labels, levels and encodings',
+    () => {
+      expect(JSON.parse(responses.resilience!.body)).toEqual({
+        inventory: 'ok',
+        prices: 'exhausted',
+        payments: 'rejected',
+        payments_after: 'charged',
+        ledger: 'rejected',
+        ledger_after: 'posted',
+      });
+      const value = (p: Record<string, unknown>) => Number(p.asInt ?? p.asDouble);
+      const series = (name: string): Record<string, unknown>[] =>
+        receiver
+          .metricPoints(name)
+          .map((p) => ({ ...(p.attributes as Record<string, unknown>), value: value(p) }));
+      expect(series('retry_attempts_total')).toEqual(
+        expect.arrayContaining([
+          { dependency: 'fetch_inventory', outcome: 'failure', value: 1 },
+          { dependency: 'fetch_inventory', outcome: 'success', value: 1 },
+          { dependency: 'fetch_prices', outcome: 'failure', value: 1 },
+        ]),
+      );
+      expect(series('timeout_exceeded_total')).toContainEqual({ dependency: 'fetch_prices', value: 2 });
+      // recovered by the end: 0 closed (1 half-open, 2 open)
+      expect(series('circuit_breaker_state')).toEqual(
+        expect.arrayContaining([
+          { dependency: 'payments', value: 0 },
+          { dependency: 'ledger', value: 0 },
+        ]),
+      );
+      for (const dependency of ['payments', 'ledger'])
+        expect(
+          series('circuit_breaker_transitions_total').filter((p) => p.dependency === dependency),
+        ).toEqual(
+          expect.arrayContaining([
+            { dependency, from_state: 'closed', to_state: 'open', value: 1 },
+            { dependency, from_state: 'open', to_state: 'half_open', value: 1 },
+            { dependency, from_state: 'half_open', to_state: 'closed', value: 1 },
+          ]),
+        );
+      const events = jsonLines(app).filter((l) => l.resilience_event !== undefined);
+      const levels: Record<string, string> = {
+        circuit_breaker_opened: 'error',
+        circuit_breaker_half_open: 'warning',
+        circuit_breaker_closed: 'info',
+        circuit_breaker_rejected: 'warning',
+        retry_attempt: 'warning',
+        retry_exhausted: 'error',
+        timeout_exceeded: 'warning',
+      };
+      for (const event of events) {
+        expect(levels[String(event.resilience_event)]).toBe(event.level);
+        expect(typeof event.dependency).toBe('string');
+        expect('attempt' in event).toBe(true);
+      }
+      const seen = (event: string, dependency: string) =>
+        events.filter((e) => e.resilience_event === event && e.dependency === dependency);
+      expect(seen('retry_attempt', 'fetch_inventory').map((e) => e.attempt)).toEqual([1, 2]);
+      expect(seen('retry_attempt', 'fetch_inventory')[0]).toMatchObject({
+        error: 'ConnectionError: connection reset',
+      });
+      expect(typeof seen('retry_attempt', 'fetch_inventory')[0]!.duration_ms).toBe('number');
+      expect(seen('retry_exhausted', 'fetch_prices')).toEqual([
+        expect.objectContaining({ attempt: 2, level: 'error' }),
+      ]);
+      expect(seen('timeout_exceeded', 'fetch_prices')).toHaveLength(2);
+      for (const dependency of ['payments', 'ledger']) {
+        for (const event of ['circuit_breaker_opened', 'circuit_breaker_half_open', 'circuit_breaker_closed'])
+          expect({ dependency, event, count: seen(event, dependency).length }).toEqual({
+            dependency,
+            event,
+            count: 1,
+          });
+        expect(seen('circuit_breaker_rejected', dependency)).toHaveLength(1);
+      }
+      // the same records reach the pipeline as OTLP logs, queryable by resilience_event
+      const exported = receiver
+        .logRecords()
+        .map((r) => (r.attributes as Record<string, unknown>).resilience_event)
+        .filter(Boolean);
+      expect(new Set(exported)).toEqual(new Set(Object.keys(levels)));
+    },
+  );
+
+  it('leaks none of the secret corpus into exported data or printed lines', () => {
+    expect(responses.secrets!.status).toBe(200);
+    expect(receiver.logRecords().length).toBeGreaterThan(0);
+    const everything = [...receiver.bodies, ...app.stdout, ...app.stderr].join('\n');
+    for (const secret of secretValues())
+      expect({ secret, leaked: everything.includes(secret) }).toEqual({ secret, leaked: false });
+  });
+});
+
+describe('two processes of one service', () => {
+  it('have different service.instance.id values', () => {
+    expect(instanceIds).toHaveLength(2);
+    expect(new Set(instanceIds).size).toBe(2);
+  });
+});

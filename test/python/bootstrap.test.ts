@@ -1,0 +1,148 @@
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadSpec } from '../../generator/spec/load.ts';
+import { generateArtifacts } from '../../generator/targets/index.ts';
+import { HEALTH_ROUTES, pythonTarget } from '../../generator/targets/python.ts';
+import { REPO } from '../helpers.ts';
+import { startProtobufReceiver } from './otlp-receiver.ts';
+import { appDirectory, parseEnvFile, pythonModel, pythonVenv, runPython } from './harness.ts';
+
+/** The generated bootstrap as Python: it compiles, lints clean, and its settings are checked on its side too. */
+
+let python: string;
+beforeAll(() => {
+  python = path.join(pythonVenv(), 'bin', 'python');
+}, 600_000);
+
+const pythonFiles = async (dir: string) =>
+  (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.py')).map((f) => path.join(dir, f));
+
+describe('the generated Python bootstrap', () => {
+  it('compiles and passes pyflakes', async () => {
+    const { dir } = await appDirectory('fastapi_app.py');
+    const files = await pythonFiles(path.join(dir, 'preload/python'));
+    expect(files.map((f) => path.basename(f)).sort()).toEqual(
+      expect.arrayContaining(['sitecustomize.py', '__init__.py', 'logs.py', 'http.py', 'resilience.py']),
+    );
+    execFileSync(python, ['-m', 'py_compile', ...files]);
+    const lint = spawnSync(python, ['-m', 'pyflakes', ...files], { encoding: 'utf8' });
+    expect(lint.stdout + lint.stderr).toBe('');
+    expect(lint.status).toBe(0);
+  });
+
+  it('is written only for specs with a Python service, with the settings the Python side accepts', async () => {
+    const loaded = await loadSpec(
+      path.join(REPO, 'examples/shop/otelkit.yaml'),
+      'examples/shop/otelkit.yaml',
+    );
+    const artifacts = generateArtifacts(loaded.model);
+    const settings = artifacts.find(
+      (a) => a.path === 'preload/python/otelkit_bootstrap/services/fulfilment-worker.json',
+    );
+    expect(settings).toBeDefined();
+    expect(artifacts.some((a) => a.path === 'preload/python/sitecustomize.py')).toBe(true);
+    const nodeOnly = { ...loaded.model, services: loaded.model.services.filter((s) => s.runtime === 'node') };
+    expect(pythonTarget.generate(nodeOnly)).toEqual([]);
+    const parsed = spawnSync(
+      python,
+      [
+        '-c',
+        'import json,sys; from otelkit_bootstrap.settings import parse; s = parse(json.load(sys.stdin), "x"); print(s.service, s.log_level, len(s.value_patterns))',
+      ],
+      {
+        cwd: path.join(REPO, 'generator/runtime/python'),
+        input: JSON.stringify((settings as { content: unknown }).content),
+        encoding: 'utf8',
+      },
+    );
+    expect(parsed.stderr).toBe('');
+    expect(parsed.stdout.trim()).toBe(
+      `fulfilment-worker info ${loaded.model.redaction.valuePatterns.length}`,
+    );
+  });
+
+  it('reads the env file the same from a POSIX shell (set -a; . file) as compose does line by line', async () => {
+    const { dir, env } = await appDirectory('flask_app.py');
+    const file = path.join(dir, 'preload', `${pythonModel().services[0]!.name}.env`);
+    const shell = execFileSync('sh', ['-c', `set -a; . "${file}"; set +a; env`], {
+      encoding: 'utf8',
+      env: {},
+    });
+    const fromShell = parseEnvFile(shell);
+    for (const [key, value] of Object.entries(env))
+      expect({ key, value: fromShell[key] }).toEqual({ key, value });
+    expect(env).toMatchObject({
+      PYTHONPATH: 'preload/python',
+      OTELKIT_SERVICE: 'orders-api',
+      OTEL_TRACES_EXPORTER: 'otelkit',
+      OTEL_SEMCONV_STABILITY_OPT_IN: 'http',
+    });
+    const excluded = env.OTEL_PYTHON_EXCLUDED_URLS!.split(',').map((pattern) => new RegExp(pattern));
+    const untraced = (url: string) => excluded.some((pattern) => pattern.test(url));
+    for (const route of HEALTH_ROUTES) {
+      expect(untraced(`http://127.0.0.1:8000${route}`)).toBe(true);
+      expect(untraced(`http://127.0.0.1:8000${route}?verbose=1`)).toBe(true);
+    }
+    for (const traced of ['/orders/health', '/healthzone', '/metrics-report', '/'])
+      expect({ traced, untraced: untraced(`http://127.0.0.1:8000${traced}`) }).toEqual({
+        traced,
+        untraced: false,
+      });
+  });
+});
+
+describe('settings checked on the Python side', () => {
+  const check = (settings: unknown) =>
+    spawnSync(
+      python,
+      [
+        '-c',
+        'import json,sys\nfrom otelkit_bootstrap.settings import parse, SettingsError\ntry:\n parse(json.load(sys.stdin), "svc.json")\nexcept SettingsError as e:\n print("\\n".join(e.problems)); sys.exit(1)',
+      ],
+      { cwd: path.join(REPO, 'generator/runtime/python'), input: JSON.stringify(settings), encoding: 'utf8' },
+    );
+
+  it('names every problem of a stale or hand-edited file', () => {
+    const result = check({
+      schema: 0,
+      service: 'x',
+      environment: 'e',
+      project: 'p',
+      frontends: 'web',
+      redaction: { blockedKeys: ['password'], valuePatterns: [{ name: 'broken', regex: '([a-z' }] },
+      logLevel: 'loud',
+      requestIdMaxLength: 0,
+      dependencies: [],
+      extra: true,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('schema must be 1');
+    expect(result.stdout).toContain('unknown key extra');
+    expect(result.stdout).toContain('frontends must be a list of strings');
+    expect(result.stdout).toContain('valuePatterns[0] (broken) is not a valid Python regex');
+    expect(result.stdout).toContain('logLevel must be one of debug, info, warning, error, critical');
+    expect(result.stdout).toContain('requestIdMaxLength must be an integer from 1 to 1024');
+  });
+
+  it('keep an app whose settings are invalid from exporting anything unredacted', async () => {
+    const receiver = await startProtobufReceiver();
+    const { dir, env } = await appDirectory('fastapi_app.py');
+    const file = path.join(dir, 'preload/python/otelkit_bootstrap/services/orders-api.json');
+    const settings = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    await writeFile(file, JSON.stringify({ ...settings, schema: 99 }));
+    const app = await runPython(
+      dir,
+      ['opentelemetry-instrument', 'uvicorn', 'fastapi_app:app', '--host', '127.0.0.1', '--port', '$PORT'],
+      { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
+    );
+    expect((await app.request('/secrets?token=tok-9f8e7d6c5b4a3210')).status).toBe(200);
+    await app.stop();
+    await receiver.close();
+    expect(app.stderr.join('\n')).toContain('otelkit: invalid settings, the bootstrap is off');
+    expect(app.stderr.join('\n')).toContain('schema must be 1');
+    expect(receiver.requests.filter((r) => r.path === '/v1/traces')).toEqual([]);
+    expect(receiver.bodies.join('\n')).not.toContain('tok-9f8e7d6c5b4a3210');
+  }, 120_000);
+});

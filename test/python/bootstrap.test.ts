@@ -11,6 +11,9 @@ import { appDirectory, parseEnvFile, pythonModel, pythonVenv, runPython } from '
 
 /** The generated bootstrap as Python: it compiles, lints clean, and its settings are checked on its side too. */
 
+// importing the sources in place must leave no __pycache__ in the repository
+const NO_BYTECODE = { PATH: process.env.PATH, PYTHONDONTWRITEBYTECODE: '1' };
+
 let python: string;
 beforeAll(() => {
   python = path.join(pythonVenv(), 'bin', 'python');
@@ -53,6 +56,7 @@ describe('the generated Python bootstrap', () => {
       ],
       {
         cwd: path.join(REPO, 'generator/runtime/python'),
+        env: NO_BYTECODE,
         input: JSON.stringify((settings as { content: unknown }).content),
         encoding: 'utf8',
       },
@@ -101,7 +105,12 @@ describe('settings checked on the Python side', () => {
         '-c',
         'import json,sys\nfrom otelkit_bootstrap.settings import parse, SettingsError\ntry:\n parse(json.load(sys.stdin), "svc.json")\nexcept SettingsError as e:\n print("\\n".join(e.problems)); sys.exit(1)',
       ],
-      { cwd: path.join(REPO, 'generator/runtime/python'), input: JSON.stringify(settings), encoding: 'utf8' },
+      {
+        cwd: path.join(REPO, 'generator/runtime/python'),
+        env: NO_BYTECODE,
+        input: JSON.stringify(settings),
+        encoding: 'utf8',
+      },
     );
 
   it('names every problem of a stale or hand-edited file', () => {

@@ -103,3 +103,109 @@ export const SECRET_CORPUS: SecretSample[] = [
 ];
 
 export const secretValues = (samples: SecretSample[] = SECRET_CORPUS) => samples.flatMap((s) => s.secrets);
+
+/**
+ * Client-supplied and logged text shaped to make a backtracking pattern quadratic (a long run of
+ * one pattern's leading class, with or without the character it waits for), at any length. Paths
+ * and user agents carry them to every request's redaction; apps log them.
+ */
+export const HOSTILE_TEXT: Record<string, (length: number) => string> = {
+  letters: (n) => 'a'.repeat(n),
+  lettersThenAt: (n) => `${'a'.repeat(n - 1)}@`,
+  atThenLetters: (n) => `a@${'a'.repeat(n - 2)}`,
+  atThenDots: (n) => `a@${'a.'.repeat((n - 2) / 2)}`,
+  base64: (n) => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    let text = '';
+    for (let at = 0; at < n; at++) text += alphabet[(at * 7919 + (at >> 5)) % 64];
+    return text;
+  },
+  digitsAndSpaces: (n) => '1 '.repeat(n / 2),
+  digits: (n) => '7'.repeat(n),
+  userAgent: (n) => 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 '.repeat(n / 52 + 1).slice(0, n),
+  keyThenSpaces: (n) => `password${' '.repeat(n - 8)}`,
+  keyThenOpenQuote: (n) => `password="${'a'.repeat(n - 10)}`,
+  bearers: (n) => 'bearer '.repeat(n / 7),
+  underscores: (n) => 'sk_'.repeat(n / 3),
+  keys: (n) => 'token=x;'.repeat(n / 8),
+};
+
+/**
+ * Log arguments that made console.log or winston slow, huge or throw under the preload, as source
+ * evaluated inside the app (Proxies, getters and cycles do not travel as JSON). `secret` is a value
+ * the printed line must not contain.
+ */
+export const HOSTILE_ARGUMENTS: Record<string, { source: string; secret?: string }> = {
+  eightSelfReferences: {
+    source: `(() => { const o = { name: 'loop', password: 'pw-loop-8' }; for (let i = 0; i < 8; i++) o['self' + i] = o; return o; })()`,
+    secret: 'pw-loop-8',
+  },
+  tenSelfReferences: {
+    source: `(() => { const o = { name: 'loop' }; for (let i = 0; i < 10; i++) o['self' + i] = o; return o; })()`,
+  },
+  sharedThirtyDeep: {
+    source: `(() => { let o = { leaf: 1 }; for (let i = 0; i < 30; i++) o = { a: o, b: o }; return o; })()`,
+  },
+  tenThousandDeep: {
+    source: `(() => { let o = { leaf: 1 }; for (let i = 0; i < 10000; i++) o = { o }; return o; })()`,
+  },
+  millionItems: { source: `Array.from({ length: 1000000 }, (_, i) => ({ i }))` },
+  base64Blob: {
+    source: `Buffer.from(Array.from({ length: 48 * 1024 }, (_, i) => (i * 7919) % 256)).toString('base64')`,
+  },
+  fiveMegabytesOfX: { source: `'x'.repeat(5 * 1024 * 1024)` },
+  throwingGetter: {
+    source: `({ ok: 1, get boom() { throw new Error('getter ran') } })`,
+  },
+  revokedProxy: {
+    source: `(() => { const { proxy, revoke } = Proxy.revocable({}, {}); revoke(); return proxy; })()`,
+  },
+  throwingOwnKeys: {
+    source: `new Proxy({ a: 1 }, { ownKeys() { throw new Error('ownKeys ran') }, getOwnPropertyDescriptor() { throw new Error('descriptor ran') } })`,
+  },
+  bigint: { source: `({ amount: 10n ** 30n })` },
+  circular: { source: `(() => { const o = { name: 'c' }; o.me = o; return o; })()` },
+  mapWithSecret: {
+    source: `new Map([['password', 'pw-in-map'], ['note', 'card 4111 1111 1111 1111']])`,
+    secret: 'pw-in-map',
+  },
+};
+
+/** Secrets only some output paths leaked, each as the app would log it. */
+export const REDACTION_GAPS: { name: string; source: string; secrets: string[] }[] = [
+  {
+    name: 'Map values',
+    source: `console.log(new Map([['user', 'mia@example.com'], ['token', 'tok-map-1']]))`,
+    secrets: ['mia@example.com', 'tok-map-1'],
+  },
+  {
+    name: 'console.table',
+    source: `console.table([{ user: 'ann', password: 'pw-table-1' }])`,
+    secrets: ['pw-table-1'],
+  },
+  {
+    name: 'quoted multi-word values',
+    source: `console.log('login password="correct horse battery" ok')`,
+    secrets: ['horse battery'],
+  },
+  {
+    name: 'console.dir',
+    source: `console.dir({ password: 'pw-dir-1', nested: { email: 'dir@example.com' } })`,
+    secrets: ['pw-dir-1', 'dir@example.com'],
+  },
+  {
+    name: 'sessionId keys',
+    source: `console.log({ sessionId: 'sess-camel-1', SessionID: 'sess-camel-2' })`,
+    secrets: ['sess-camel-1', 'sess-camel-2'],
+  },
+  {
+    name: 'session id in text',
+    source: `console.log('session id=sess-words-1 sessionId: sess-words-2')`,
+    secrets: ['sess-words-1', 'sess-words-2'],
+  },
+  {
+    name: 'console.trace',
+    source: `console.trace('tracing', { password: 'pw-trace-1' })`,
+    secrets: ['pw-trace-1'],
+  },
+];

@@ -1,4 +1,4 @@
-import { format } from 'node:util';
+import { format, inspect } from 'node:util';
 import { SeverityNumber, context, trace, type Context } from '@opentelemetry/api';
 import type { Logger } from '@opentelemetry/api';
 import { REQUEST_STATE, type RequestState } from './context.ts';
@@ -113,7 +113,7 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
         ...(extra as Record<string, string>),
       },
     });
-    return JSON.stringify(line);
+    return stringifyLine(line, extra);
   };
   return {
     write(level, logger, rawMessage, fields, logClass = 'application') {
@@ -136,19 +136,74 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
   };
 }
 
+/**
+ * The copies are redacted already; what is left to fail is the app's own data (a toJSON that
+ * throws): the line is then written without its fields rather than not at all.
+ */
+function stringifyLine(line: Record<string, unknown>, extra: Record<string, unknown> | undefined) {
+  try {
+    return JSON.stringify(line);
+  } catch (error) {
+    const bare = { ...line };
+    for (const key in extra) delete bare[key];
+    bare.fields_error = error instanceof Error ? error.message : String(error);
+    return JSON.stringify(bare);
+  }
+}
+
+/**
+ * Each console method writes what bare Node would print, redacted, as one record; none of them
+ * throws where bare Node would not (a getter, a revoked Proxy or a trap that throws prints as
+ * util.inspect prints it, without running it).
+ */
 export function captureConsole(sink: LogSink, redactor: Redactor) {
+  const target = console as unknown as Record<string, unknown>;
+  const write = (level: Level, message: () => string, args: readonly unknown[]) => {
+    try {
+      sink.write(level, 'console', message());
+    } catch {
+      try {
+        sink.write(level, 'console', redactor.text(format(...args)));
+      } catch {
+        // an argument even util.format cannot print: nothing to log
+      }
+    }
+  };
   const methods: [keyof Console, Level][] = [
     ['log', 'info'],
     ['info', 'info'],
     ['debug', 'debug'],
-    ['trace', 'debug'],
     ['warn', 'warn'],
     ['error', 'error'],
   ];
   for (const [method, level] of methods) {
-    (console as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
-      // objects are redacted by key before formatting, so `{ password: ... }` never reaches the text
-      sink.write(level, 'console', format(...args.map((arg) => redactor.data(arg))));
-    };
+    // objects are redacted by key before formatting, so `{ password: ... }` never reaches the text
+    target[method] = (...args: unknown[]) =>
+      write(level, () => format(...args.map((arg) => redactor.data(arg, true))), args);
   }
+  target.dir = (value: unknown, options?: object) =>
+    write('info', () => inspect(redactor.data(value, true), { customInspect: false, ...options }), [value]);
+  // console.table renders through this.log, which is ours; it only needs the data redacted first
+  const table = console.table.bind(console);
+  target.table = (data: unknown, properties?: readonly string[]) => {
+    try {
+      table(redactor.data(data, true), properties);
+    } catch {
+      write('info', () => inspect(redactor.data(data, true)), [data]);
+    }
+  };
+  // what bare Node prints to stderr: "Trace: message" and the caller's stack; logged at info,
+  // not debug, because the app asked for it to be printed
+  target.trace = function trace(...args: unknown[]) {
+    const stack = { name: 'Trace', message: '', stack: '' };
+    Error.captureStackTrace(stack, trace);
+    write(
+      'info',
+      () => {
+        const message = format(...args.map((arg) => redactor.data(arg, true)));
+        return `Trace${message ? `: ${message}` : ''}${stack.stack.slice(stack.stack.indexOf('\n'))}`;
+      },
+      args,
+    );
+  };
 }

@@ -12,6 +12,13 @@ export const REQUEST_ID_ATTRIBUTE = 'request_id';
 export const DEBUG_ATTRIBUTE = 'otelkit.debug';
 /** Log record attribute naming the class (application, access, audit, debug) for retention. */
 export const LOG_CLASS_ATTRIBUTE = 'log.class';
+/** The one http.route of requests no route template matches (the preload also uses it past its route cap). */
+export const OVERFLOW_ROUTE = '/{other}';
+/**
+ * Set on spans of traces kept only by the base rate, to that rate (a double): Tempo's service
+ * graphs count such a span as 1/rate requests (span_multiplier_key).
+ */
+export const SAMPLING_RATIO_ATTRIBUTE = 'otelkit.sampling.ratio';
 
 /** Where the stack's services listen, inside the compose network. */
 export const ENDPOINTS = {

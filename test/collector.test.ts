@@ -53,7 +53,14 @@ describe('Collector config (static)', () => {
       const { main, gateway } = collectorConfigs(m);
       for (const config of [main, ...(gateway ? [gateway] : [])] as CollectorConfig[]) {
         for (const [name, pipeline] of Object.entries(config.service.pipelines)) {
-          expect({ name, first: pipeline.processors[0] }).toEqual({ name, first: COMPONENT.memoryLimiter });
+          // data from outside passes the memory limiter first; connectors carry what was admitted
+          if (pipeline.receivers.includes(COMPONENT.otlpReceiver))
+            expect({ name, first: pipeline.processors[0] }).toEqual({ name, first: COMPONENT.memoryLimiter });
+          else
+            expect({ name, receivers: pipeline.receivers.every((id) => id in config.connectors) }).toEqual({
+              name,
+              receivers: true,
+            });
           for (const id of pipeline.processors) expect(Object.keys(config.processors)).toContain(id);
           for (const id of [...pipeline.receivers, ...pipeline.exporters]) {
             expect([
@@ -76,15 +83,24 @@ describe('Collector config (static)', () => {
     )!;
     expect(spanMetricsPipeline.processors).not.toContain(COMPONENT.tailSampling);
     expect(main.service.pipelines.traces?.processors.at(-1)).toBe(COMPONENT.tailSampling);
+    // both branches get the same normalised spans, which are admitted and normalised once
+    const normalising = Object.values(main.service.pipelines).filter((p) =>
+      p.processors.includes(`${COMPONENT.transform}/routes`),
+    );
+    expect(normalising).toHaveLength(1);
+    expect(spanMetricsPipeline.receivers).toEqual(main.service.pipelines.traces?.receivers);
   });
 
   it('follows the spec: sampling policies, persistent queues, debug exporter only when asked', async () => {
     const shop = collectorConfigs(await model('shop')).main;
-    const sampling = shop.processors[COMPONENT.tailSampling] as { policies: { name: string }[] };
-    expect(sampling.policies.map((p) => p.name)).toEqual([
-      'keep-errors',
-      'keep-slow',
-      'keep-debug-requests',
+    const policies = (id: string) =>
+      (shop.processors[id] as { policies: { name: string }[] }).policies.map((p) => p.name);
+    expect(policies(COMPONENT.tailSampling)).toEqual(['keep-errors', 'keep-slow', 'keep-debug-requests']);
+    // the base-rate sampler drops exactly what the first keeps, so no trace is kept twice
+    expect(policies(`${COMPONENT.tailSampling}/base_rate`)).toEqual([
+      'not-keep-errors',
+      'not-keep-slow',
+      'not-keep-debug-requests',
       'base-rate',
     ]);
     for (const exporter of Object.values(shop.exporters) as { sending_queue: { storage?: string } }[]) {

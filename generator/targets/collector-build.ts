@@ -19,6 +19,7 @@ const MODULES: Readonly<Record<string, { kind: Kind; module: string; core: boole
   [COMPONENT.redaction]: { kind: 'processors', module: 'processor/redactionprocessor', core: false },
   [COMPONENT.tailSampling]: { kind: 'processors', module: 'processor/tailsamplingprocessor', core: false },
   [COMPONENT.spanMetrics]: { kind: 'connectors', module: 'connector/spanmetricsconnector', core: false },
+  [COMPONENT.forward]: { kind: 'connectors', module: 'connector/forwardconnector', core: true },
   [COMPONENT.otlpGrpcExporter]: { kind: 'exporters', module: 'exporter/otlpexporter', core: true },
   [COMPONENT.otlpHttpExporter]: { kind: 'exporters', module: 'exporter/otlphttpexporter', core: true },
   [COMPONENT.debugExporter]: { kind: 'exporters', module: 'exporter/debugexporter', core: true },

@@ -1,12 +1,14 @@
 import {
   DEBUG_ATTRIBUTE,
   ENDPOINTS,
+  OVERFLOW_ROUTE,
   RAW_URL_ATTRIBUTES,
+  SAMPLING_RATIO_ATTRIBUTE,
   SPAN_METRICS,
   SPAN_METRIC_DIMENSIONS,
 } from '../conventions.ts';
 import type { Model } from '../model.ts';
-import { ID_PLACEHOLDERS, PLACEHOLDER_PASSES, orderRoutes, routeRegex } from '../routes.ts';
+import { ID_PLACEHOLDERS, orderRoutes, routeRegex } from '../routes.ts';
 import { formatGoDuration } from '../spec/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
 
@@ -15,7 +17,8 @@ import type { Artifact, Target } from './artifact.ts';
  *
  * Span metrics come from the spanmetrics connector on the traces pipeline *before* tail sampling,
  * so RED rates count every request, not only the sampled ones. Service graphs come from Tempo's
- * metrics generator (stacks/tempo), which only needs topology.
+ * metrics generator (stacks/tempo), which sees only sampled traces; spans kept at the base rate
+ * carry that rate so it can weight them back to the traffic they stand for.
  */
 
 export type CollectorConfig = {
@@ -40,6 +43,7 @@ export const COMPONENT = {
   redaction: 'redaction',
   tailSampling: 'tail_sampling',
   spanMetrics: 'span_metrics',
+  forward: 'forward',
   otlpGrpcExporter: 'otlp_grpc',
   otlpHttpExporter: 'otlp_http',
   debugExporter: 'debug',
@@ -78,29 +82,49 @@ function resourceDetection() {
   };
 }
 
-/** Route templates from the spec first, then id placeholders; server spans only get a route. */
+/**
+ * Server spans without a framework-set route get one from the spec's templates, or the fixed
+ * OVERFLOW_ROUTE, never the raw path, so no id or unbounded path becomes a span-metric label;
+ * their name becomes `METHOD route`, the semantic conventions' form. Routes and names set by
+ * the SDK are trusted but still have id-like segments replaced.
+ */
 function traceNormalisation(model: Model) {
-  const statements: string[] = [];
+  const fromPath = 'cache["route_from_path"] == true';
+  const statements: string[] = [
+    'set(cache["route_from_path"], true) where attributes["http.route"] == nil and attributes["url.path"] != nil and kind == SPAN_KIND_SERVER',
+  ];
   for (const service of model.services) {
     for (const template of orderRoutes(service.routes)) {
       statements.push(
-        `set(attributes["http.route"], ${ottlString(template)}) where attributes["http.route"] == nil` +
+        `set(attributes["http.route"], ${ottlString(template)}) where ${fromPath} and attributes["http.route"] == nil` +
           ` and resource.attributes["service.name"] == ${ottlString(service.name)}` +
-          ` and attributes["url.path"] != nil and IsMatch(attributes["url.path"], ${ottlString(routeRegex(template))})`,
+          ` and IsMatch(attributes["url.path"], ${ottlString(routeRegex(template))})`,
       );
     }
   }
   statements.push(
-    'set(attributes["http.route"], attributes["url.path"]) where attributes["http.route"] == nil and attributes["url.path"] != nil and kind == SPAN_KIND_SERVER',
+    `set(attributes["http.route"], ${ottlString(OVERFLOW_ROUTE)}) where ${fromPath} and attributes["http.route"] == nil`,
+    `set(name, Concat([attributes["http.request.method"], attributes["http.route"]], " ")) where ${fromPath} and attributes["http.request.method"] != nil`,
+    `set(name, attributes["http.route"]) where ${fromPath} and attributes["http.request.method"] == nil`,
   );
-  for (let pass = 0; pass < PLACEHOLDER_PASSES; pass++) {
-    for (const { pattern, replacement } of ID_PLACEHOLDERS) {
-      statements.push(
-        `replace_pattern(attributes["http.route"], ${ottlString(pattern)}, ${ottlString(replacement)}) where attributes["http.route"] != nil`,
-      );
-      statements.push(`replace_pattern(name, ${ottlString(pattern)}, ${ottlString(replacement)})`);
-    }
-  }
+  // Each id pattern takes a whole segment with the slashes on both sides (RE2 has no look-ahead).
+  // Doubling every slash first gives adjacent segments a slash each, so one pass of the patterns
+  // replaces /a/1/2 fully; halving them afterwards restores the path.
+  const placeholders = (target: string, condition: string) => [
+    `replace_pattern(${target}, "/", "//") where ${condition}`,
+    ...ID_PLACEHOLDERS.map(
+      ({ pattern, replacement }) =>
+        `replace_pattern(${target}, ${ottlString(pattern)}, ${ottlString(replacement)}) where ${condition}`,
+    ),
+    `replace_pattern(${target}, "//", "/") where ${condition}`,
+  ];
+  statements.push(
+    ...placeholders(
+      'attributes["http.route"]',
+      `cache["route_from_path"] == nil and attributes["http.route"] != nil`,
+    ),
+    ...placeholders('name', `cache["route_from_path"] == nil and IsMatch(name, "/")`),
+  );
   return { error_mode: 'ignore', trace_statements: [{ context: 'span', statements }] };
 }
 
@@ -148,29 +172,116 @@ function logBodyRedaction(model: Model) {
   };
 }
 
-function tailSampling(model: Model) {
+/**
+ * The OpenTelemetry SDKs' default batch span processor delay (OTEL_BSP_SCHEDULE_DELAY): a span
+ * reaches the Collector up to this long after it ends.
+ */
+const SDK_EXPORT_DELAY_MS = 5_000;
+
+/** Worst case of one dependency call: every attempt times out, with doubling backoff between. */
+function callBudgetMs(dependency: Model['services'][number]['dependencies'][number]): number {
+  if (dependency.timeoutMs === undefined) return 0;
+  const attempts = dependency.retry?.maxAttempts ?? 1;
+  const backoff = dependency.retry?.backoffMs ?? 0;
+  let waits = 0;
+  for (let retry = 0; retry < attempts - 1; retry++) waits += backoff * 2 ** retry;
+  return attempts * dependency.timeoutMs + waits;
+}
+
+/**
+ * How long tail sampling holds a trace: the spec's decision_wait, or longer when a request that
+ * exhausts its dependencies' timeouts and retries (called one after another) plus the SDK export
+ * delay would outlast it; a shorter wait decides on half a trace and sends the rest apart.
+ */
+export function tailDecisionWaitMs(model: Model): number {
+  const longestRequestMs = Math.max(
+    0,
+    ...model.services.map((service) =>
+      service.dependencies.reduce((sum, dependency) => sum + callBudgetMs(dependency), 0),
+    ),
+  );
+  const needed = Math.ceil((longestRequestMs + SDK_EXPORT_DELAY_MS) / 1000) * 1000;
+  return Math.max(model.signals.traces.decisionWaitMs, needed);
+}
+
+const TAIL_SAMPLING_TRACES = 50_000;
+
+/** Policies that keep a trace whatever the base rate: each such trace stands for itself alone. */
+function keepPolicies(model: Model): Record<string, unknown>[] {
   const { traces } = model.signals;
-  const policies: Record<string, unknown>[] = [];
-  if (traces.keepErrors) {
-    policies.push({ name: 'keep-errors', type: 'status_code', status_code: { status_codes: ['ERROR'] } });
-  }
-  policies.push({ name: 'keep-slow', type: 'latency', latency: { threshold_ms: traces.slowThresholdMs } });
-  policies.push({
-    name: 'keep-debug-requests',
-    type: 'string_attribute',
-    string_attribute: { key: DEBUG_ATTRIBUTE, values: ['true'] },
-  });
-  policies.push({
-    name: 'base-rate',
-    type: 'probabilistic',
-    probabilistic: { sampling_percentage: Number((traces.baseRate * 100).toFixed(4)) },
-  });
+  return [
+    ...(traces.keepErrors
+      ? [{ name: 'keep-errors', type: 'status_code', status_code: { status_codes: ['ERROR'] } }]
+      : []),
+    { name: 'keep-slow', type: 'latency', latency: { threshold_ms: traces.slowThresholdMs } },
+    {
+      name: 'keep-debug-requests',
+      type: 'string_attribute',
+      string_attribute: { key: DEBUG_ATTRIBUTE, values: ['true'] },
+    },
+  ];
+}
+
+/**
+ * Two samplers over the same spans, keeping disjoint sets: one keeps what the keep policies
+ * match, the other drops exactly that and keeps base_rate of the rest. Spans of the second set
+ * are marked with the rate (SAMPLING_RATIO_ATTRIBUTE), so Tempo's service graphs count each as
+ * 1/rate requests and error shares on the map stay true to the traffic.
+ */
+function tailSampling(model: Model, set: 'kept' | 'base-rate') {
+  const { traces } = model.signals;
+  const policies =
+    set === 'kept'
+      ? keepPolicies(model)
+      : [
+          ...keepPolicies(model).map((policy) => ({
+            name: `not-${String(policy.name)}`,
+            type: 'drop',
+            drop: { drop_sub_policy: [policy] },
+          })),
+          {
+            name: 'base-rate',
+            type: 'probabilistic',
+            probabilistic: { sampling_percentage: Number((traces.baseRate * 100).toFixed(4)) },
+          },
+        ];
   return {
-    decision_wait: formatGoDuration(traces.decisionWaitMs),
-    num_traces: 50000,
+    decision_wait: formatGoDuration(tailDecisionWaitMs(model)),
+    num_traces: TAIL_SAMPLING_TRACES,
     expected_new_traces_per_sec: 100,
+    // spans arriving after their trace was decided follow that decision instead of being sampled
+    // again as a fragment; the caches remember as many decisions as traces are held in memory
+    decision_cache: {
+      sampled_cache_size: TAIL_SAMPLING_TRACES,
+      non_sampled_cache_size: TAIL_SAMPLING_TRACES,
+    },
     policies,
   };
+}
+
+function samplingRatio(model: Model) {
+  // an OTTL literal with a decimal point is a double, which is what Tempo reads
+  const rate = Number(model.signals.traces.baseRate.toFixed(6));
+  const literal = Number.isInteger(rate) ? rate.toFixed(1) : String(rate);
+  return {
+    error_mode: 'ignore',
+    trace_statements: [
+      {
+        context: 'span',
+        statements: [`set(attributes[${ottlString(SAMPLING_RATIO_ATTRIBUTE)}], ${literal})`],
+      },
+    ],
+  };
+}
+
+/**
+ * Span-metric series not fed by any span for this long stop being exported: TelemetryMissing's
+ * absent_over_time can then see a silent service, and dead route/status combinations stop
+ * counting against the cardinality limit. Twenty flushes, and never more than Prometheus's
+ * 5-minute lookback, after which a silent series already reads as absent to an instant query.
+ */
+export function spanMetricsExpirationMs(model: Model): number {
+  return Math.min(5 * 60_000, 20 * model.signals.metrics.scrapeIntervalMs);
 }
 
 function spanMetrics(model: Model) {
@@ -184,22 +295,44 @@ function spanMetrics(model: Model) {
     exemplars: { enabled: true },
     aggregation_temporality: 'AGGREGATION_TEMPORALITY_CUMULATIVE',
     metrics_flush_interval: formatGoDuration(model.signals.metrics.scrapeIntervalMs),
+    metrics_expiration: formatGoDuration(spanMetricsExpirationMs(model)),
+    series_expiration: formatGoDuration(spanMetricsExpirationMs(model)),
     aggregation_cardinality_limit: model.signals.metrics.maxSeriesPerMetric,
   };
 }
 
-/** Exporter-side batching, retry and a disk-backed queue so outages and restarts lose nothing. */
+const BATCH = { flushTimeoutMs: 1_000, minItems: 512, maxItems: 4096 } as const;
+
+/**
+ * The spec counts the queue in batches; the queue counts items (spans, points, log records),
+ * because tail sampling releases one request per trace and a request-counted queue would hold
+ * queue_size traces, not batches. A batch leaves once it holds BATCH.minItems.
+ */
+export function queueCapacityItems(model: Model): number {
+  return model.collector.persistentQueue.queueSize * BATCH.minItems;
+}
+
+/**
+ * Exporter-side batching, retry and a disk-backed queue so outages and restarts lose nothing:
+ * retries never give up (max_elapsed_time 0), so data leaves the queue only when delivered or
+ * refused as permanently invalid, and a full queue refuses new data (the pipeline alerts say so).
+ */
 function delivery(model: Model) {
   const { persistentQueue } = model.collector;
   return {
-    retry_on_failure: { enabled: true, initial_interval: '1s', max_interval: '30s', max_elapsed_time: '30m' },
+    retry_on_failure: { enabled: true, initial_interval: '1s', max_interval: '30s', max_elapsed_time: '0s' },
     sending_queue: {
       enabled: true,
       num_consumers: 4,
-      queue_size: persistentQueue.queueSize,
-      sizer: 'requests',
+      queue_size: queueCapacityItems(model),
+      sizer: 'items',
       ...(persistentQueue.enabled ? { storage: QUEUE_STORAGE } : {}),
-      batch: { flush_timeout: '1s', min_size: 512, max_size: 4096, sizer: 'items' },
+      batch: {
+        flush_timeout: formatGoDuration(BATCH.flushTimeoutMs),
+        min_size: BATCH.minItems,
+        max_size: BATCH.maxItems,
+        sizer: 'items',
+      },
     },
   };
 }
@@ -266,12 +399,17 @@ function otlpReceiver() {
 const withDebug = (model: Model, exporters: string[]) =>
   model.collector.debugExporter ? [...exporters, COMPONENT.debugExporter] : exporters;
 
-/** Everything after the agent hop: span metrics, tail sampling, export to the backends. */
+/**
+ * Everything after the agent hop: span metrics, tail sampling, export to the backends. Spans are
+ * admitted, detected and given routes once, then forwarded to both the span-metrics pipeline
+ * (every span) and the sampled pipeline.
+ */
 function processingConfig(model: Model, options: { redact: boolean }): CollectorConfig {
   const first = [COMPONENT.memoryLimiter, COMPONENT.resourceDetection];
   const redact = options.redact ? [COMPONENT.redaction] : [];
   const exporters = backendExporters(model);
   const extensions = commonExtensions(model);
+  const normalised = `${COMPONENT.forward}/traces`;
   return {
     extensions,
     receivers: { [COMPONENT.otlpReceiver]: otlpReceiver() },
@@ -286,22 +424,38 @@ function processingConfig(model: Model, options: { redact: boolean }): Collector
             [`${COMPONENT.transform}/log_bodies`]: logBodyRedaction(model),
           }
         : {}),
-      [COMPONENT.tailSampling]: tailSampling(model),
+      [COMPONENT.tailSampling]: tailSampling(model, 'kept'),
+      [`${COMPONENT.tailSampling}/base_rate`]: tailSampling(model, 'base-rate'),
+      [`${COMPONENT.transform}/sampling_ratio`]: samplingRatio(model),
     },
-    connectors: { [COMPONENT.spanMetrics]: spanMetrics(model) },
+    connectors: { [normalised]: {}, [COMPONENT.spanMetrics]: spanMetrics(model) },
     exporters,
     service: {
       extensions: Object.keys(extensions),
       telemetry: telemetry(),
       pipelines: {
-        traces: {
+        'traces/in': {
           receivers: [COMPONENT.otlpReceiver],
-          processors: [...first, `${COMPONENT.transform}/routes`, ...redact, COMPONENT.tailSampling],
+          processors: [...first, `${COMPONENT.transform}/routes`],
+          exporters: [normalised],
+        },
+        traces: {
+          receivers: [normalised],
+          processors: [...redact, COMPONENT.tailSampling],
+          exporters: withDebug(model, [`${COMPONENT.otlpGrpcExporter}/tempo`]),
+        },
+        'traces/base_rate': {
+          receivers: [normalised],
+          processors: [
+            ...redact,
+            `${COMPONENT.tailSampling}/base_rate`,
+            `${COMPONENT.transform}/sampling_ratio`,
+          ],
           exporters: withDebug(model, [`${COMPONENT.otlpGrpcExporter}/tempo`]),
         },
         'traces/spanmetrics': {
-          receivers: [COMPONENT.otlpReceiver],
-          processors: [...first, `${COMPONENT.transform}/routes`],
+          receivers: [normalised],
+          processors: [],
           exporters: [COMPONENT.spanMetrics],
         },
         metrics: {
@@ -342,9 +496,22 @@ function agentConfig(model: Model): CollectorConfig {
     },
     connectors: {},
     exporters: {
+      // The persistent queue and retries sit at the load-balancing level: the per-gateway OTLP
+      // exporters it creates share one queue configuration and cannot persist, so they keep
+      // none and hand every failure back to it, to be retried from disk (and re-routed when the
+      // gateway set changes) instead of being held in memory a restart would lose.
       [COMPONENT.loadBalancingExporter]: {
         routing_key: 'traceID',
-        protocol: { otlp: { tls: { insecure: true }, timeout: '5s' } },
+        timeout: '5s',
+        ...delivery(model),
+        protocol: {
+          otlp: {
+            tls: { insecure: true },
+            timeout: '5s',
+            retry_on_failure: { enabled: false },
+            sending_queue: { enabled: false },
+          },
+        },
         resolver: {
           dns: {
             hostname: ENDPOINTS.gatewayHost,

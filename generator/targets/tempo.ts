@@ -1,3 +1,4 @@
+import { SAMPLING_RATIO_ATTRIBUTE } from '../conventions.ts';
 import type { Model } from '../model.ts';
 import { formatGoDuration } from '../spec/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
@@ -5,7 +6,9 @@ import type { Artifact, Target } from './artifact.ts';
 /**
  * Tempo 2 with local storage and fast flush for a local stack. The metrics generator produces
  * only service graphs (span metrics come from the Collector, before tail sampling) and remote-
- * writes them to Prometheus with exemplars.
+ * writes them to Prometheus with exemplars. It sees only sampled traces: spans the Collector kept
+ * at the base rate carry that rate, and count as 1/rate requests, so rates and error shares on
+ * the service map match the traffic rather than the sampling.
  */
 
 export function tempoConfig(model: Model) {
@@ -28,6 +31,7 @@ export function tempoConfig(model: Model) {
     },
     metrics_generator: {
       registry: { external_labels: { source: 'tempo', project: model.project } },
+      processor: { service_graphs: { span_multiplier_key: SAMPLING_RATIO_ATTRIBUTE } },
       storage: {
         path: '/var/tempo/generator/wal',
         remote_write: [{ url: 'http://prometheus:9090/api/v1/write', send_exemplars: true }],

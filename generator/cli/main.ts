@@ -9,6 +9,7 @@ import { runInit } from './init.ts';
 import { runValidate } from './validate.ts';
 import { runVerify } from './verify.ts';
 import { runDebugToken } from './debug-token.ts';
+import { CHECK_USAGE, runCheck } from '../check/cli.ts';
 import { UsageError, type Io } from './io.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -23,6 +24,7 @@ commands:
   validate [spec]                       check the spec and the generated files with the real tools
   verify [spec]                         bring the generated stack up, probe it end to end, tear it down
   debug-token --ttl 15m                 mint a signed X-Debug-Token (secret from OTELKIT_DEBUG_SECRET)
+${CHECK_USAGE}
   schema                                print the spec's JSON Schema
 
 options:
@@ -107,6 +109,8 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
     }
     case 'debug-token':
       return runDebugToken(io, rest);
+    case 'check':
+      return runCheck(io, rest);
     case 'schema': {
       parse(rest, {}, 0);
       io.out(JSON.stringify(jsonSchema(), null, 2));

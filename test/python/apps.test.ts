@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { checkLogs } from '../../generator/check/logs.ts';
 import { secretValues } from '../preload-corpus.ts';
 import { startProtobufReceiver, type ProtobufReceiver } from './otlp-receiver.ts';
 import {
@@ -6,6 +7,7 @@ import {
   SERVICE,
   appDirectory,
   jsonLines,
+  pythonModel,
   pythonVenv,
   runPython,
   type PythonApp,
@@ -222,6 +224,18 @@ describe.each(VARIANTS)('$name', ({ app: file, command, route, signal }) => {
       frontend: 'web',
       password: '[REDACTED]',
     });
+    // every line, the corpus request's included, passes `otelkit check logs` with the service's redaction
+    const checked = checkLogs(
+      jsonLines(app)
+        .map((l) => JSON.stringify(l))
+        .join('\n'),
+      {
+        redaction: pythonModel().redaction,
+        frontends: FRONTENDS,
+      },
+    );
+    expect(checked.problems).toEqual([]);
+    expect(checked.lines).toBeGreaterThan(10);
     const failed = lines.find((l) => l.level === 'error' && typeof l.exception === 'string');
     expect(String(failed?.exception)).toContain('RuntimeError: boom');
   });

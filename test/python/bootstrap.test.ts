@@ -5,6 +5,8 @@ import path from 'node:path';
 import { loadSpec } from '../../generator/spec/load.ts';
 import { generateArtifacts } from '../../generator/targets/index.ts';
 import { HEALTH_ROUTES, pythonTarget } from '../../generator/targets/python.ts';
+import { RESILIENCE_EVENTS } from '../../generator/check/standard.ts';
+import { RESILIENCE_METRICS } from '../../generator/conventions.ts';
 import { REPO } from '../helpers.ts';
 import { startProtobufReceiver } from './otlp-receiver.ts';
 import { appDirectory, parseEnvFile, pythonModel, pythonVenv, runPython } from './harness.ts';
@@ -94,6 +96,28 @@ describe('the generated Python bootstrap', () => {
         traced,
         untraced: false,
       });
+  });
+});
+
+describe("the bootstrap's copy of the standard's tables", () => {
+  it('has the resilience events, levels, breaker encoding and metric names the generator and check use', () => {
+    const result = spawnSync(
+      python,
+      [
+        '-c',
+        'import json; from otelkit_bootstrap import resilience as r; print(json.dumps({"events": r.EVENTS, "states": r.STATE_VALUE, "metrics": r.METRICS}))',
+      ],
+      { cwd: path.join(REPO, 'generator/runtime/python'), env: NO_BYTECODE, encoding: 'utf8' },
+    );
+    expect(result.stderr).toBe('');
+    const tables = JSON.parse(result.stdout) as {
+      events: Record<string, string>;
+      states: Record<string, number>;
+      metrics: Record<string, string>;
+    };
+    expect(tables.events).toEqual(RESILIENCE_EVENTS);
+    expect(tables.states).toEqual({ closed: 0, half_open: 1, open: 2 });
+    for (const name of Object.values(tables.metrics)) expect(RESILIENCE_METRICS).toContain(name);
   });
 });
 

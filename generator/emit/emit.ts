@@ -296,7 +296,12 @@ export async function writeOutput(
     if (staging) await rm(staging, { recursive: true, force: true }).catch(() => undefined);
     for (const dir of created.reverse()) await rmdir(dir).catch(() => undefined);
     if (error instanceof OutputError) throw error;
-    const where = (error as NodeJS.ErrnoException).path ?? outDir;
+    // name the file the user knows, never the staging folder
+    const failed = error as NodeJS.ErrnoException & { dest?: string };
+    let where = failed.path ?? outDir;
+    if (staging && where.startsWith(staging)) {
+      where = failed.dest && !failed.dest.startsWith(staging) ? failed.dest : outDir;
+    }
     throw new OutputError(
       where,
       `${(error as Error).message.replace(/^\w+: /, '').replace(/, \w+ '.*$/, '')}; the previous output was kept as it was`,

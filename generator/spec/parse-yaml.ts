@@ -182,6 +182,9 @@ function yamlErrorMessage(code: string, message: string): string {
     BLOCK_AS_IMPLICIT_KEY: 'check the indentation: a nested block needs its own key',
     MULTILINE_IMPLICIT_KEY: 'a key must be on one line; check for a missing ":" or quote',
   };
+  if (/call stack/i.test(firstLine)) {
+    return 'the YAML nests too deeply to be read (the parser ran out of stack); nest less deeply and write the spec out plainly';
+  }
   const hint = hints[code] ?? 'fix the YAML syntax here';
   return `YAML syntax error: ${firstLine}; ${hint}`;
 }

@@ -30,7 +30,10 @@ const ms = (text: string) => parseDuration(text) ?? 0;
 
 /** Loki's compactor refuses a shorter retention_period or retention_stream period. */
 export const LOKI_MIN_RETENTION_MS = 24 * 3_600_000;
-/** Shortest trace retention: Tempo cuts and compacts blocks on cycles of minutes. */
+/**
+ * Shortest trace retention: Tempo polls its block list every 5 minutes and warns (and its
+ * -config.verify fails) when blocks may be deleted sooner; an hour leaves room for compaction.
+ */
 export const TEMPO_MIN_RETENTION_MS = 3_600_000;
 
 function duplicates<T>(
@@ -407,7 +410,7 @@ export const RULES: readonly Rule[] = [
         ['signals', 'traces', 'retention'],
         traces.retention,
         TEMPO_MIN_RETENTION_MS,
-        `trace retention ${traces.retention} is shorter than ${formatDuration(TEMPO_MIN_RETENTION_MS)}; Tempo would delete blocks about as soon as it writes them, so use at least ${formatDuration(TEMPO_MIN_RETENTION_MS)}`,
+        `trace retention ${traces.retention} is shorter than ${formatDuration(TEMPO_MIN_RETENTION_MS)}; Tempo would delete blocks before its 5-minute block-list poll and compaction see them; use at least ${formatDuration(TEMPO_MIN_RETENTION_MS)}`,
       );
       below(
         ['signals', 'metrics', 'scrape_interval'],

@@ -39,3 +39,11 @@ export const lokiCheck = configCheck({
   file: 'stacks/loki/loki.yaml',
   args: (file) => [`-config.file=${file}`, '-verify-config'],
 });
+
+/** Tempo's -config.verify also fails on its configuration warnings (e.g. a retention under the poll cycle). */
+export const tempoCheck = configCheck({
+  tool: 'tempo',
+  version: PINNED.tempo,
+  file: 'stacks/tempo/tempo.yaml',
+  args: (file) => [`-config.file=${file}`, '-config.verify'],
+});

@@ -1,5 +1,5 @@
 import { amtoolCheck } from './alertmanager.ts';
-import { lokiCheck } from './backends.ts';
+import { lokiCheck, tempoCheck } from './backends.ts';
 import { collectorCheck } from './collector.ts';
 import { dashboardQueryCheck } from './dashboards.ts';
 import { promtoolCheck } from './prometheus.ts';
@@ -30,4 +30,5 @@ export const TOOL_CHECKS: readonly ToolCheck[] = [
   promtoolCheck,
   amtoolCheck,
   lokiCheck,
+  tempoCheck,
 ];

@@ -86,6 +86,8 @@ await build({
     js: "import { createRequire as __otelkitCreateRequire } from 'node:module';\nconst require = __otelkitCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
+  // every module's setTimeout unreferences its timer (see the file): telemetry never holds the app
+  inject: [path.join(REPO, 'generator', 'runtime', 'preload', 'timers.ts')],
   plugins: [builtinsThroughRequire],
 });
 await writeFile(path.join(OUT, 'package.json'), '{ "type": "module" }\n');

@@ -116,7 +116,7 @@ describe.each(['commonjs', 'esm'] as const)(
       const server = spans.find((s) => s.attributes.request_id === 'cart-req-1' && s.kind === 2)!;
       expect(server).toBeDefined();
       // the router's own template, not the id placeholder the raw path would give
-      expect(server.attributes['http.route']).toBe('/carts/:cartId/items');
+      expect(server.attributes['http.route']).toBe('/carts/{cartId}/items');
       const trace = spans.filter((s) => s.traceId === server.traceId);
       const ids = new Set(trace.map((s) => s.spanId));
       const names = trace.map((s) => String(s.name));

@@ -78,6 +78,13 @@ export interface RequestState {
 
 export const REQUEST_STATE = createContextKey('otelkit.request');
 
+/**
+ * Errors thrown synchronously by a request's handler, with that request's context: Node reports
+ * them as uncaught only after the throw has left the context, and their log record still needs
+ * the request's request_id and trace_id.
+ */
+export const THROWN_IN = new WeakMap<object, Context>();
+
 const SPAN_KEY = createContextKey('OpenTelemetry Context Key SPAN');
 /** The key `@opentelemetry/core`'s getRPCMetadata reads. */
 const RPC_METADATA_KEY = createContextKey('OpenTelemetry SDK Context Key RPC_METADATA');

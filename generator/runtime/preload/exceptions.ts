@@ -1,12 +1,16 @@
 import { inspect } from 'node:util';
-import { SpanStatusCode, trace, type Counter } from '@opentelemetry/api';
+import { SpanStatusCode, context, trace, type Counter } from '@opentelemetry/api';
+import { THROWN_IN } from './context.ts';
 import { printTo, type LogSink } from './logs.ts';
 
 /**
  * Uncaught exceptions and unhandled rejections: logged at error with the stack and the request's
  * ids (the log sink adds request_id and trace_id from the active context), recorded on the active
  * span, counted by type, and flushed before the process ends the way Node would have ended it.
- * When the app has its own handlers they decide; the preload only records.
+ * When the app has its own handlers they decide; the preload only records. Node's own handling is
+ * left in place wherever it can be: in the default `throw` mode (and `strict`) the preload does not
+ * listen for unhandled rejections unless the app does, so Node raises them as uncaught exceptions,
+ * to the app's uncaughtException handler if it has one, exactly as without the preload.
  */
 
 export type ExceptionOrigin = 'uncaught_exception' | 'unhandled_rejection';
@@ -16,6 +20,8 @@ export interface ExceptionCapture {
   counter: Counter;
   /** Bounded flush of every signal; resolves whether or not it completed. */
   flush(): Promise<unknown>;
+  /** The process is going down: from now on it takes no more requests, as a crashed one would not. */
+  dying(): void;
 }
 
 function rejectionMode(): string {
@@ -27,8 +33,21 @@ function rejectionMode(): string {
 const typeOf = (error: unknown) =>
   error instanceof Error ? error.name || 'Error' : error === null ? 'null' : typeof error;
 
-export function captureExceptions({ sink, counter, flush }: ExceptionCapture) {
+export function captureExceptions({ sink, counter, flush, dying: stopServing }: ExceptionCapture) {
+  const recorded = new WeakSet<object>();
   const record = (error: unknown, origin: ExceptionOrigin) => {
+    const key =
+      error !== null && (typeof error === 'object' || typeof error === 'function') ? error : undefined;
+    if (key) {
+      // strict mode reports one rejection both as uncaught and as unhandled
+      if (recorded.has(key)) return;
+      recorded.add(key);
+    }
+    const thrownIn = key && THROWN_IN.get(key);
+    if (thrownIn) context.with(thrownIn, () => recordIn(error, origin));
+    else recordIn(error, origin);
+  };
+  const recordIn = (error: unknown, origin: ExceptionOrigin) => {
     try {
       const type = typeOf(error);
       counter.add(1, { 'exception.type': type, origin });
@@ -60,13 +79,16 @@ export function captureExceptions({ sink, counter, flush }: ExceptionCapture) {
   const dieAsNodeWould = (error: unknown) => {
     if (dying) return;
     dying = true;
+    stopServing();
     void flush().finally(() => {
       printTo(process.stderr)(`${inspect(error)}\n\nNode.js ${process.version}\n`);
       process.exit(1);
     });
   };
 
-  process.on('uncaughtExceptionMonitor', (error) => record(error, 'uncaught_exception'));
+  process.on('uncaughtExceptionMonitor', (error, origin) =>
+    record(error, origin === 'unhandledRejection' ? 'unhandled_rejection' : 'uncaught_exception'),
+  );
   const onUncaught = (error: Error) => {
     // listening disables Node's own crash; only stand in for it when the app has no handler
     if (process.listenerCount('uncaughtException') > 1) return;
@@ -75,12 +97,25 @@ export function captureExceptions({ sink, counter, flush }: ExceptionCapture) {
   process.on('uncaughtException', onUncaught);
 
   const mode = rejectionMode();
+  if (mode === 'throw' || mode === 'strict') {
+    // a listener of ours would stop Node raising the rejection; only beside the app's own
+    const onRejection = (reason: unknown) => record(reason, 'unhandled_rejection');
+    const ours = () => process.listeners('unhandledRejection').includes(onRejection);
+    process.on('newListener', (event, listener) => {
+      if (event === 'unhandledRejection' && listener !== onRejection && !ours())
+        process.prependListener('unhandledRejection', onRejection);
+    });
+    process.on('removeListener', (event) => {
+      if (event === 'unhandledRejection' && ours() && process.listenerCount('unhandledRejection') === 1)
+        process.removeListener('unhandledRejection', onRejection);
+    });
+    return;
+  }
   process.on('unhandledRejection', (reason) => {
     record(reason, 'unhandled_rejection');
     if (process.listenerCount('unhandledRejection') > 1) return;
     if (mode === 'warn-with-error-code') process.exitCode = 1;
-    if (mode === 'strict' || mode === 'throw') dieAsNodeWould(reason);
-    else if (mode === 'warn' || mode === 'warn-with-error-code') {
+    if (mode === 'warn' || mode === 'warn-with-error-code') {
       process.stderr.write(`(node:${process.pid}) unhandled rejection: ${inspect(reason)}\n`);
     }
   });

@@ -17,10 +17,10 @@ import {
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { ADMIN_SERVER } from './admin.ts';
 import { DeferredServerSpan, type LeanTracer } from './tracer.ts';
-import { RequestContext, type EnterableContextManager, type RequestState } from './context.ts';
+import { RequestContext, THROWN_IN, type EnterableContextManager, type RequestState } from './context.ts';
 import { DEBUG_SECRET_ENV, DEBUG_TOKEN_HEADER, verifyDebugToken } from './debug-token.ts';
 import type { DurationHistogram } from './histogram.ts';
-import { createPathNormaliser } from './routes.ts';
+import { canonicalRoute, createPathNormaliser, routeShape } from './routes.ts';
 import { OVERFLOW_ROUTE, REQUEST_ID_ATTRIBUTE, UNKNOWN_FRONTEND, type PreloadSettings } from './settings.ts';
 
 /**
@@ -82,6 +82,8 @@ export interface HttpInstrumentation {
   audit(message: string, attributes: Attributes): void;
   /** Raw paths can carry personal data (`/users/bob@example.com`); routes become metric labels. */
   redactText(text: string): string;
+  /** The OTLP endpoints the preload exports to. */
+  exportUrls: string[];
 }
 
 function frameworkRoute(request: ExpressLike): string | undefined {
@@ -89,29 +91,57 @@ function frameworkRoute(request: ExpressLike): string | undefined {
   return typeof path === 'string' ? `${request.baseUrl ?? ''}${path}` || '/' : undefined;
 }
 
+let refusing = false;
+
+/**
+ * After an uncaught exception the process only flushes before it exits: connections and requests
+ * that arrive meanwhile are dropped, as they would be by the process bare Node had already ended.
+ */
+export function refuseRequests() {
+  refusing = true;
+}
+
 export function instrumentHttp(options: HttpInstrumentation) {
   const { tracer, duration, debugRejected, contextManager, settings, env } = options;
   const frontends = new Set(settings.frontends);
   const normalise = createPathNormaliser(settings.routes);
-  const maxRoutes = settings.maxRoutes ?? 200;
+  // declared templates always keep their label (scanners' 404s must not push them into the
+  // overflow route); only other routes share what is left of the budget
+  const declared = new Set(settings.routes);
+  const declaredByShape = new Map(settings.routes.map((template) => [routeShape(template), template]));
+  const undeclaredBudget = Math.max((settings.maxRoutes ?? 200) - declared.size, 0);
   const knownRoutes = new Set<string>();
   // raw path -> route; ids make this unbounded, so it is simply cleared when full
   const routeCache = new Map<string, string>();
+  // framework template -> label: a declared template as the spec writes it, else the `{param}` form
+  const frameworkLabels = new Map<string, string>();
 
   const bounded = (route: string) => {
-    if (knownRoutes.has(route)) return route;
-    if (knownRoutes.size >= maxRoutes) return OVERFLOW_ROUTE;
+    if (declared.has(route) || knownRoutes.has(route)) return route;
+    if (knownRoutes.size >= undeclaredBudget) return OVERFLOW_ROUTE;
     knownRoutes.add(route);
     return route;
   };
 
+  const frameworkLabel = (template: string) => {
+    let label = frameworkLabels.get(template);
+    if (label === undefined) {
+      label = declaredByShape.get(routeShape(template)) ?? canonicalRoute(template);
+      if (frameworkLabels.size < 5000) frameworkLabels.set(template, label);
+    }
+    return label;
+  };
+
   const routeOf = (state: RequestState, path: string) => {
-    if (state.route) return bounded(state.route);
+    if (state.route) return bounded(frameworkLabel(state.route));
     let route = routeCache.get(path);
     if (route === undefined) {
       route = bounded(options.redactText(normalise(path)));
-      if (routeCache.size > 5000) routeCache.clear();
-      routeCache.set(path, route);
+      // long paths (a scanner's, up to the header size limit) are not worth their memory here
+      if (path.length <= 256) {
+        if (routeCache.size > 5000) routeCache.clear();
+        routeCache.set(path, route);
+      }
     }
     return route;
   };
@@ -245,9 +275,22 @@ export function instrumentHttp(options: HttpInstrumentation) {
     request?: unknown,
     response?: ServerResponse,
   ) {
+    if (refusing && (event === 'connection' || event === 'request')) {
+      ((event === 'connection' ? request : response?.socket) as net.Socket | undefined)?.destroy();
+      return true;
+    }
     if (event === 'request' && arguments.length === 3) {
       const state = (response as WithState | undefined)?.[STATE];
-      if (state?.context) return contextManager.with(state.context, emit, this, event, request, response);
+      if (state?.context) {
+        try {
+          return contextManager.with(state.context, emit, this, event, request, response);
+        } catch (error) {
+          // a synchronous throw leaves the request's context before Node reports it as uncaught
+          if (error !== null && (typeof error === 'object' || typeof error === 'function'))
+            THROWN_IN.set(error, state.context);
+          throw error;
+        }
+      }
     }
     // eslint-disable-next-line prefer-rest-params
     return emit.apply(this, arguments as unknown as unknown[]);
@@ -275,7 +318,7 @@ export function instrumentHttp(options: HttpInstrumentation) {
   });
 
   keepIdleTimersOutOfRequests();
-  instrumentHttpClient(tracer);
+  instrumentHttpClient(tracer, new Set(options.exportUrls.map((url) => new URL(url).pathname)));
   instrumentFetch(tracer);
 }
 
@@ -331,10 +374,21 @@ function endClientSpan(span: Span | undefined, status: number | undefined, error
   span.end();
 }
 
-function instrumentHttpClient(tracer: Tracer) {
+/**
+ * An export's socket must not keep the process alive when the app is done (the bounded flush
+ * decides how long the process waits for telemetry). The agent refs a kept-alive socket again each
+ * time it hands it to a request, so it is unreferenced per request.
+ */
+const unrefSocket = (socket: net.Socket) => socket.unref();
+
+function instrumentHttpClient(tracer: Tracer, exportPaths: ReadonlySet<string>) {
   diagnostics.subscribe('http.client.request.created', (message) => {
     const { request } = message as { request: ClientRequest };
     if (request.headersSent) return;
+    if (exportPaths.has(request.path) && isTracingSuppressed(context.active())) {
+      request.once('socket', unrefSocket);
+      return;
+    }
     const url = `${request.protocol}//${request.host}${request.path}`;
     const span = startClientSpan(tracer, request.method, url, (name, value) =>
       request.setHeader(name, value),

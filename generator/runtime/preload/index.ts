@@ -12,6 +12,7 @@ import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ import { EnterableContextManager } from './context.ts';
 import { captureExceptions } from './exceptions.ts';
 import { CONCURRENCY_LIMIT, logExporter, metricExporter, otlpOptions, spanRedaction } from './exporters.ts';
 import { DurationHistogram } from './histogram.ts';
-import { instrumentHttp } from './http.ts';
+import { instrumentHttp, refuseRequests } from './http.ts';
 import { instrumentLibraries } from './libraries.ts';
 import { captureConsole, createLogSink } from './logs.ts';
 import { createRedactor } from './redact.ts';
@@ -103,8 +104,14 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
   const exportFailed = (signal: string) => (error: unknown) => {
     if (collectorWarned) return;
     collectorWarned = true;
+    const message = (error as Error)?.message ?? 'unknown error';
+    // with a Collector that accepts and never answers, the first error an export sees is the
+    // exporter refusing a ninth concurrent request, which names the limit, not the cause
+    const reason = /concurrent export limit/i.test(message)
+      ? `it does not answer: ${CONCURRENCY_LIMIT} exports are already waiting for it`
+      : message;
     warn(
-      `cannot export ${signal} to the Collector (${(error as Error)?.message ?? 'unknown error'}); ` +
+      `cannot export ${signal} to the Collector (${reason}); ` +
         'the app keeps running, telemetry is dropped until it is reachable',
     );
   };
@@ -113,6 +120,9 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
     'service.name': settings.service,
     'service.namespace': settings.project,
     'deployment.environment.name': settings.environment,
+    // one per process, so replicas of a service are distinct series (Prometheus's `instance`)
+    // instead of colliding in one; OTEL_RESOURCE_ATTRIBUTES may name it instead
+    'service.instance.id': randomUUID(),
   }).merge(
     // env last so OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES win; no cloud detectors, so no metadata probes
     detectResources({ detectors: [hostAttributes, osDetector, processDetector, envDetector] }),
@@ -123,6 +133,8 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
   propagation.setGlobalPropagator(createPropagator(env, warn));
 
   const traceOptions = otlpOptions('traces', settings, env, warn);
+  const metricOptions = otlpOptions('metrics', settings, env, warn);
+  const logOptions = otlpOptions('logs', settings, env, warn);
   const tracerProvider = new LeanTracerProvider({
     resource,
     sampler: createSampler(settings, env, warn),
@@ -157,7 +169,7 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
     readers: [
       ...(pull ? [pull.reader] : []),
       new PeriodicExportingMetricReader({
-        exporter: metricExporter(otlpOptions('metrics', settings, env, warn), exportFailed('metrics')),
+        exporter: metricExporter(metricOptions, exportFailed('metrics')),
         exportIntervalMillis: exportInterval,
         // the SDK refuses a timeout longer than the interval; a short interval must not disable metrics
         exportTimeoutMillis: Math.min(positive(env.OTEL_METRIC_EXPORT_TIMEOUT, 30000), exportInterval),
@@ -171,7 +183,7 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
     resource,
     processors: [
       new BatchLogRecordProcessor({
-        exporter: logExporter(otlpOptions('logs', settings, env, warn), redactor, exportFailed('logs')),
+        exporter: logExporter(logOptions, redactor, exportFailed('logs')),
         scheduledDelayMillis: positive(env.OTEL_BLRP_SCHEDULE_DELAY, 1000),
         maxQueueSize: positive(env.OTEL_BLRP_MAX_QUEUE_SIZE, 1024),
         maxExportBatchSize: positive(env.OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, 128),
@@ -197,6 +209,7 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
     env,
     audit,
     redactText: redactor.text,
+    exportUrls: [traceOptions.url, metricOptions.url, logOptions.url],
   });
   resilience = createResilience(meter, sink);
   const appResilience = resilience;
@@ -230,13 +243,18 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
     return flushed;
   };
   const timeoutMs = settings.shutdownTimeoutMs ?? 3000;
-  installShutdown(shutdown, timeoutMs, () => admin?.markShuttingDown());
+  const flush = boundedFlush(shutdown, timeoutMs);
+  installShutdown(flush, () => admin?.markShuttingDown());
   captureExceptions({
     sink,
     counter: meter.createCounter('exceptions_total', {
       description: 'Uncaught exceptions and unhandled rejections, by exception type and origin.',
     }),
-    flush: () => bounded(shutdown, timeoutMs),
+    flush,
+    dying: () => {
+      admin?.markShuttingDown();
+      refuseRequests();
+    },
   });
 }
 
@@ -286,11 +304,28 @@ const hostAttributes: ResourceDetector = {
   },
 };
 
-const bounded = (shutdown: () => Promise<void>, timeoutMs: number) =>
-  Promise.race([
-    shutdown().then(() => true),
-    new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, false).unref()),
-  ]);
+/**
+ * The flush, bounded: resolves true once every signal is flushed, false when the bound passed
+ * first. Every exit path shares one deadline, set by the first of them (a SIGTERM the app handles,
+ * then the loop draining, wait 3 s in all, not 3 s each). The bound's timer is the one thing of the
+ * preload's that keeps the process alive (the bundle unreferences the SDK's timers and the export
+ * sockets), so an app that is done waits for its telemetry at most this long, and no longer than the
+ * flush takes.
+ */
+function boundedFlush(shutdown: () => Promise<void>, timeoutMs: number) {
+  let deadline: number | undefined;
+  return () => {
+    deadline ??= Date.now() + timeoutMs;
+    const left = Math.max(deadline - Date.now(), 0);
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      shutdown().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = globalThis.setTimeout(resolve, left, false);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  };
+}
 
 /** service.version from OTEL_RESOURCE_ATTRIBUTES, else the app's package.json. */
 function serviceVersion(env: NodeJS.ProcessEnv): string | undefined {
@@ -331,13 +366,13 @@ type AdminHandler = (request: IncomingMessage, response: ServerResponse) => void
  * process. Listening to a signal disables Node's default exit, so when the app has no handler of its
  * own the signal is re-raised after the flush: the exit status is what it would be without us.
  */
-function installShutdown(shutdown: () => Promise<void>, timeoutMs: number, draining: () => void) {
+function installShutdown(flush: () => Promise<boolean>, draining: () => void) {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const onSignal = () => {
       // readiness fails first, so load balancers stop sending before the flush and the exit
       draining();
       const appHandlesIt = process.listenerCount(signal) > 1;
-      void bounded(shutdown, timeoutMs).then(() => {
+      void flush().then(() => {
         if (appHandlesIt) return;
         process.removeListener(signal, onSignal);
         process.kill(process.pid, signal);
@@ -346,7 +381,7 @@ function installShutdown(shutdown: () => Promise<void>, timeoutMs: number, drain
     process.on(signal, onSignal);
   }
   process.once('beforeExit', () => {
-    void bounded(shutdown, timeoutMs).then((complete) => {
+    void flush().then((complete) => {
       // pending exporter retries would otherwise hold the process well past its natural end
       if (!complete) process.exit();
     });

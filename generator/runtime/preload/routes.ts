@@ -52,3 +52,20 @@ export function createPathNormaliser(templates: readonly string[]): PathNormalis
     return route;
   };
 }
+
+const FRAMEWORK_PARAMETER = /:([A-Za-z_$][\w$]*)(?:\([^)]*\))?\??|\*([A-Za-z_$][\w$]*)/g;
+
+/**
+ * A framework's route template (Express, Koa's router and Fastify write `/products/:productId`,
+ * `:id?`, `:id(\\d+)` or `*rest`) in the `{param}` form of the spec, its SLO selectors and the
+ * Collector's route statements, so the label is the same whichever side names the route.
+ */
+export function canonicalRoute(template: string): string {
+  return template.replace(FRAMEWORK_PARAMETER, (_match, name?: string, rest?: string) => `{${name ?? rest}}`);
+}
+
+/** A template with its parameter names blanked: `/orders/:id` and `/orders/{orderId}` are one route. */
+export function routeShape(template: string): string {
+  const shape = canonicalRoute(template).replace(/\{[^/{}]+\}/g, '{}');
+  return shape.length > 1 && shape.endsWith('/') ? shape.slice(0, -1) : shape;
+}

@@ -131,13 +131,10 @@ async function run(
   const listening = await port;
   // telemetry to flush: a few requests and their log lines
   for (let i = 0; i < 12; i++) await request(listening, `/work/${i}`);
-  let triggered = Date.now();
+  const triggered = Date.now();
   let servedAfter: boolean | undefined;
-  if (options.trigger === 'SIGTERM') {
-    triggered = Date.now();
-    child.kill('SIGTERM');
-  } else {
-    triggered = Date.now();
+  if (options.trigger === 'SIGTERM') child.kill('SIGTERM');
+  else {
     await request(listening, `/${options.trigger}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
     servedAfter = await request(listening, '/after');

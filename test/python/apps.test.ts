@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { checkLogs } from '../../generator/check/logs.ts';
 import { secretValues } from '../preload-corpus.ts';
 import { startProtobufReceiver, type ProtobufReceiver } from './otlp-receiver.ts';
@@ -73,14 +75,36 @@ beforeAll(() => {
 
 const instanceIds: unknown[] = [];
 
+/** A downstream service on loopback that records the X-Request-ID each call brought. */
+async function startDownstream() {
+  const seen = new Map<string, string | undefined>();
+  const server = http.createServer((request, response) => {
+    seen.set(request.url ?? '', request.headers['x-request-id'] as string | undefined);
+    response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 describe.each(VARIANTS)('$name', ({ app: file, command, route, signal }) => {
   let receiver: ProtobufReceiver;
   let app: PythonApp;
   let exit: { code: number | null; signal: NodeJS.Signals | null };
   const responses: Record<string, { status: number; headers: Headers; body: string }> = {};
 
+  let downstream: Awaited<ReturnType<typeof startDownstream>>;
+
   beforeAll(async () => {
     receiver = await startProtobufReceiver();
+    downstream = await startDownstream();
     const { dir, env } = await appDirectory(file);
     // nothing is exported before the app stops: what arrives proves the flush at exit
     app = await runPython(dir, command, {
@@ -111,9 +135,13 @@ describe.each(VARIANTS)('$name', ({ app: file, command, route, signal }) => {
       },
     );
     if (file === 'fastapi_app.py') responses.resilience = await app.request('/resilience');
+    responses.outbound = await app.request(`/outbound?to=${encodeURIComponent(downstream.url)}`, {
+      'x-request-id': 'req-outbound-1',
+    });
     expect(receiver.bodies).toHaveLength(0);
     exit = await app.stop(signal);
     await receiver.close();
+    await downstream.close();
   }, 120_000);
   afterAll(() => receiver?.close());
 
@@ -123,6 +151,20 @@ describe.each(VARIANTS)('$name', ({ app: file, command, route, signal }) => {
       new Set(['/v1/traces', '/v1/metrics', '/v1/logs']),
     );
     for (const request of receiver.requests) expect(request.contentType).toBe('application/x-protobuf');
+  });
+
+  it('forwards X-Request-ID on outbound calls (requests, httpx), keeping one the app set itself', () => {
+    expect(responses.outbound!.status).toBe(200);
+    const expected =
+      file === 'fastapi_app.py'
+        ? {
+            '/httpx-async': 'req-outbound-1',
+            '/httpx': 'req-outbound-1',
+            '/requests-thread': 'req-outbound-1',
+            '/own-id': 'set-by-the-app',
+          }
+        : { '/requests': 'req-outbound-1' };
+    expect(Object.fromEntries(downstream.seen)).toEqual(expected);
   });
 
   it('accepts or generates X-Request-ID, echoes it, and adds X-Response-Time, the 500 too', () => {

@@ -6,7 +6,9 @@ import logging
 import os
 
 import aiobreaker
+import httpx
 import pybreaker
+import requests
 import structlog
 import uvicorn
 from fastapi import FastAPI, Request
@@ -46,6 +48,17 @@ async def secrets(request: Request):
         slog.info("structured data", data=sample["data"], note=sample["text"])
     log.info("headers %s", dict(request.headers))
     log.info("query %s", request.url.query)
+    return {"ok": True}
+
+
+@app.get("/outbound")
+async def outbound(to: str):
+    async with httpx.AsyncClient() as client:
+        await client.get(f"{to}/httpx-async")
+    with httpx.Client() as client:
+        client.get(f"{to}/httpx")
+    await asyncio.to_thread(requests.get, f"{to}/requests-thread")
+    requests.get(f"{to}/own-id", headers={"X-Request-ID": "set-by-the-app"})
     return {"ok": True}
 
 

@@ -4,6 +4,7 @@ import json
 import logging
 import os
 
+import requests
 import structlog
 from flask import Flask, request
 
@@ -38,6 +39,12 @@ def secrets():
         slog.info("structured data", data=sample["data"], note=sample["text"])
     log.info("headers %s", dict(request.headers))
     log.info("query %s", request.query_string.decode())
+    return {"ok": True}
+
+
+@app.get("/outbound")
+def outbound():
+    requests.get(f"{request.args['to']}/requests")
     return {"ok": True}
 
 

@@ -73,6 +73,7 @@ def start() -> bool:
         resilience.install_tenacity(breakers, _patched)
         resilience.install_breakers(breakers, _patched)
         http.install(http.RequestContext(current_settings, _redactor.text), _patched)
+        http.install_outbound(_patched)
         _add_span_processor(http)
         _flush_on_termination()
         global _resilience

@@ -121,6 +121,47 @@ def install(context: RequestContext, patched: list[str]) -> None:
             patched.append("flask")
 
 
+def _forwarded(headers: Any) -> None:
+    """The standard: X-Request-ID is propagated to all downstream calls (the caller's own value wins)."""
+    state = current.get()
+    if state is not None and "x-request-id" not in {str(key).lower() for key in headers.keys()}:
+        headers["X-Request-ID"] = state.request_id
+
+
+def install_outbound(patched: list[str]) -> None:
+    try:
+        from requests.adapters import HTTPAdapter
+    except ImportError:
+        pass
+    else:
+        original_send = HTTPAdapter.send
+
+        def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            _forwarded(request.headers)
+            return original_send(self, request, *args, **kwargs)
+
+        HTTPAdapter.send = send  # type: ignore[method-assign]
+        patched.append("requests")
+    try:
+        import httpx
+    except ImportError:
+        return
+    original_sync = httpx.Client.send
+    original_async = httpx.AsyncClient.send
+
+    def sync_send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        _forwarded(request.headers)
+        return original_sync(self, request, *args, **kwargs)
+
+    async def async_send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        _forwarded(request.headers)
+        return await original_async(self, request, *args, **kwargs)
+
+    httpx.Client.send = sync_send  # type: ignore[method-assign]
+    httpx.AsyncClient.send = async_send  # type: ignore[method-assign]
+    patched.append("httpx")
+
+
 class RequestSpanProcessor:
     """Puts request_id and frontend on every span started while a request is served (the server span too)."""
 

@@ -7,8 +7,9 @@ import {
 } from '../slo.ts';
 import { BACKEND_JOBS, buildCatalogue, type AlertDefinition } from '../alerting/catalogue.ts';
 import { toModel } from '../model.ts';
+import { tailDecisionWaitMs } from '../targets/collector.ts';
 import { prometheusConfig } from '../targets/prometheus.ts';
-import { formatDuration, parseDuration } from './duration.ts';
+import { MAX_DURATION_MS, formatDuration, parseDuration } from './duration.ts';
 import type { PathSegment } from './diagnostics.ts';
 import type { ParsedSpec } from './schema.ts';
 
@@ -490,10 +491,28 @@ export const RULES: readonly Rule[] = [
       return problems;
     },
   },
+  {
+    name: 'decision-wait-fits',
+    check: (spec) => {
+      const model = toModel(spec);
+      return model.services.flatMap((service, s): RuleProblem[] =>
+        tailDecisionWaitMs({ ...model, services: [service] }) > MAX_DURATION_MS
+          ? [
+              {
+                rule: 'decision-wait-fits',
+                path: ['services', s, 'dependencies'],
+                key: true,
+                message: `service "${service.name}"'s calls can take longer in total than a Go duration holds (about 292 years: every attempt timing out, with doubling backoff), and the Collector's tail-sampling decision_wait is made to cover them; use shorter timeouts, fewer retries or a shorter backoff`,
+              },
+            ]
+          : [],
+      );
+    },
+  },
 ];
 
-/** Rules that compute the generated names run only on a spec the other rules accept. */
-const NAMING_RULES = new Set(['scrape-jobs-unique', 'generated-names-unique']);
+/** Rules that compute generated names and values run only on a spec the other rules accept. */
+const NAMING_RULES = new Set(['scrape-jobs-unique', 'generated-names-unique', 'decision-wait-fits']);
 
 export function checkRules(spec: ParsedSpec): RuleProblem[] {
   const problems = RULES.filter((rule) => !NAMING_RULES.has(rule.name)).flatMap((rule) => rule.check(spec));

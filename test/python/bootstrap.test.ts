@@ -9,7 +9,7 @@ import { RESILIENCE_EVENTS } from '../../generator/check/standard.ts';
 import { RESILIENCE_METRICS } from '../../generator/conventions.ts';
 import { REPO } from '../helpers.ts';
 import { startProtobufReceiver } from './otlp-receiver.ts';
-import { appDirectory, parseEnvFile, pythonModel, pythonVenv, runPython } from './harness.ts';
+import { appDirectory, parseEnvFile, pythonModel, pythonVenv, runPython, runScript } from './harness.ts';
 
 /** The generated bootstrap as Python: it compiles, lints clean, and its settings are checked on its side too. */
 
@@ -97,6 +97,37 @@ describe('the generated Python bootstrap', () => {
         untraced: false,
       });
   });
+});
+
+describe('an uncaught exception', () => {
+  it('is one critical JSON line with the stack, redacted and exported, and the exit code stays 1', async () => {
+    const receiver = await startProtobufReceiver();
+    const { dir, env } = await appDirectory('crash_app.py');
+    const result = await runScript(dir, ['opentelemetry-instrument', 'python', 'crash_app.py'], {
+      ...env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    });
+    await receiver.close();
+    expect(result.code).toBe(1);
+    const lines = result.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l.level, l.message])).toEqual([
+      ['critical', 'uncaught ValueError in thread worker-1: worker failed for [REDACTED:email]'],
+      ['critical', 'uncaught RuntimeError in the main thread: password=[REDACTED] rejected'],
+    ]);
+    expect(String(lines[1]!.exception)).toContain('Traceback (most recent call last)');
+    // no raw traceback besides the JSON lines
+    expect(result.stderr.split('\n').filter((l) => l && !l.startsWith('{'))).toEqual([]);
+    const everything = [result.stdout, result.stderr, ...receiver.bodies].join('\n');
+    expect(everything).not.toContain('hunter2-Sup3r');
+    expect(everything).not.toContain('alice.smith@example.com');
+    expect(receiver.logRecords().map((r) => [r.severityText, r.severityNumber])).toEqual([
+      ['CRITICAL', 21],
+      ['CRITICAL', 21],
+    ]);
+  }, 120_000);
 });
 
 describe("the bootstrap's copy of the standard's tables", () => {

@@ -56,7 +56,10 @@ export function parseEnvFile(text: string): Record<string, string> {
  * An app directory as a user would have it: the generated preload/ (bootstrap, settings, env file,
  * exactly as `otelkit generate` writes them) beside the app.
  */
-export async function appDirectory(app: 'fastapi_app.py' | 'flask_app.py', model = pythonModel()) {
+export async function appDirectory(
+  app: 'fastapi_app.py' | 'flask_app.py' | 'crash_app.py',
+  model = pythonModel(),
+) {
   const dir = await tempDir(`python-${app.replace('.py', '')}`);
   const service = model.services[0]!;
   const files = render(pythonTarget.generate(model), 'otelkit.yaml');
@@ -161,6 +164,28 @@ export async function runPython(
       return exited;
     },
   };
+}
+
+/** Runs a script to its end with the env file's variables; its output and exit code. */
+export function runScript(dir: string, command: string[], env: Record<string, string>) {
+  const bin = path.join(pythonVenv(), 'bin');
+  const [executable, ...args] = command;
+  const child = spawn(path.join(bin, executable!), args, {
+    cwd: dir,
+    env: { PATH: `${bin}:${process.env.PATH}`, HOME: process.env.HOME, PYTHONUNBUFFERED: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code) => {
+      running.delete(child);
+      resolve({ code, stdout, stderr });
+    }),
+  );
 }
 
 /** The app's JSON log lines, stdout and stderr both. */

@@ -68,6 +68,7 @@ def start() -> bool:
         sink.attach_otlp()
         logs.install_stdlib(sink, current_settings.log_level)
         logs.install_structlog(sink)
+        logs.install_excepthooks(sink)
         breakers = resilience.Resilience(sink)
         breakers.attach_metrics()
         resilience.install_tenacity(breakers, _patched)

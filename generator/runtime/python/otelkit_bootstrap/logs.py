@@ -317,6 +317,40 @@ def install_stdlib(sink: Sink, level: str) -> None:
         root.addHandler(logging.NullHandler())
 
 
+def install_excepthooks(sink: Sink) -> None:
+    """
+    An uncaught exception is one critical JSON line (redacted, with the stack) instead of Python's
+    raw traceback on stderr; the process then ends as it would have (exit code 1).
+    """
+
+    def log_uncaught(kind: type[BaseException], error: BaseException, stack: Any, where: str) -> None:
+        sink.write(
+            "critical",
+            "otelkit.uncaught",
+            f"uncaught {kind.__name__} in {where}: {error}",
+            {"exception.type": kind.__name__},
+            exception="".join(traceback.format_exception(kind, error, stack)),
+        )
+
+    original = sys.excepthook
+
+    def excepthook(kind: type[BaseException], error: BaseException, stack: Any) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            return original(kind, error, stack)
+        log_uncaught(kind, error, stack, "the main thread")
+
+    original_thread = threading.excepthook
+
+    def thread_excepthook(args: Any) -> None:
+        if args.exc_type is SystemExit:
+            return original_thread(args)
+        name = args.thread.name if args.thread is not None else "a thread"
+        log_uncaught(args.exc_type, args.exc_value, args.exc_traceback, f"thread {name}")
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
+
+
 def install_structlog(sink: Sink) -> None:
     try:
         import structlog

@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { REPO, cli } from '../helpers.ts';
+import { findTool } from '../../generator/validate/tools.ts';
+import { PINNED } from '../../generator/versions.ts';
+import { REPO, cli, freePort, tempDir } from '../helpers.ts';
 
 const SPEC = path.join(REPO, 'examples/shop/otelkit.yaml');
 
@@ -110,4 +114,67 @@ describe('otelkit check metrics', () => {
     expect(result.stderr).toContain('not asked of fulfilment-worker');
     expect(result.stderr).toContain('circuit_breaker_state');
   });
+});
+
+describe('otelkit check metrics against a Prometheus server', () => {
+  it("reads the service's series (by job) from the real Prometheus that scrapes it", async () => {
+    const binary = await findTool('prometheus', PINNED.prometheus, process.env);
+    if (!binary) throw new Error('no prometheus binary: run scripts/build-backends.sh prometheus');
+    bodies.set('/checkout/metrics', CONFORMANT);
+    bodies.set('/storefront/metrics', 'retry_attempts_total{dependency="checkout"} 1\n');
+    const dir = await tempDir('check-metrics-prometheus');
+    const target = new URL(base).host;
+    await writeFile(
+      path.join(dir, 'prometheus.yml'),
+      JSON.stringify({
+        global: { scrape_interval: '1s' },
+        scrape_configs: [
+          {
+            job_name: 'checkout',
+            metrics_path: '/checkout/metrics',
+            static_configs: [{ targets: [target] }],
+          },
+          // OTLP-style "<namespace>/<service>" job names select the service too
+          {
+            job_name: 'shop/storefront',
+            metrics_path: '/storefront/metrics',
+            static_configs: [{ targets: [target] }],
+          },
+        ],
+      }),
+    );
+    const port = await freePort();
+    const prometheus = spawn(
+      binary,
+      [
+        `--config.file=${path.join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const ready = await fetch(`${url}/api/v1/query?query=count(up%3D%3D1)`)
+          .then((r) => r.json() as Promise<{ data?: { result?: { value: [number, string] }[] } }>)
+          .catch(() => undefined);
+        if (ready?.data?.result?.[0]?.value[1] === '2') break;
+        if (Date.now() > deadline) throw new Error('Prometheus scraped nothing within 60s');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      const good = await cli(['check', 'metrics', url, '--service', 'checkout', '--spec', SPEC]);
+      expect(good.stdout).toBe('');
+      expect(good.code).toBe(0);
+      const bad = await cli(['check', 'metrics', url, '--service', 'storefront', '--spec', SPEC]);
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toMatch(
+        /^missing metric timeout_exceeded_total\{dependency\} \(read by alert Storefront/,
+      );
+      expect(bad.stdout).not.toContain('retry_attempts_total');
+    } finally {
+      prometheus.kill('SIGKILL');
+    }
+  }, 120_000);
 });

@@ -130,6 +130,54 @@ describe('an uncaught exception', () => {
   }, 120_000);
 });
 
+describe("the app's own logging set-up", () => {
+  it('keeps working: basicConfig(level=...) still sets the level, and its handler prints no second copy', async () => {
+    const { dir } = await appDirectory('fastapi_app.py');
+    const result = spawnSync(
+      python,
+      [
+        '-c',
+        'import logging, otelkit_bootstrap as b\nb.start()\nlogging.getLogger("x").debug("before")\nlogging.basicConfig(level=logging.DEBUG, format="%(message)s")\nlogging.getLogger("x").debug("after token=abc")',
+      ],
+      {
+        cwd: path.join(dir, 'preload/python'),
+        env: { ...NO_BYTECODE, OTELKIT_SERVICE: pythonModel().services[0]!.name },
+        encoding: 'utf8',
+      },
+    );
+    expect(result.stderr).toBe('');
+    const lines = result.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 'debug',
+      logger: 'x',
+      message: 'after token=[REDACTED]',
+    });
+  });
+});
+
+describe('a library version the bootstrap does not know', () => {
+  it('costs only its own instrumentation, with a warning naming it', async () => {
+    const { dir } = await appDirectory('fastapi_app.py');
+    const result = spawnSync(
+      python,
+      [
+        '-c',
+        'import tenacity\ndel tenacity.BaseRetrying._begin_iter\nimport otelkit_bootstrap as b\nprint(b.start(), sorted(b.patched()))',
+      ],
+      {
+        cwd: path.join(dir, 'preload/python'),
+        env: { ...NO_BYTECODE, OTELKIT_SERVICE: pythonModel().services[0]!.name },
+        encoding: 'utf8',
+      },
+    );
+    expect(result.stderr).toContain('otelkit: tenacity: not installed (AttributeError');
+    expect(result.stdout.trim()).toBe(
+      "True ['aiobreaker', 'flask', 'httpx', 'pybreaker', 'requests', 'starlette']",
+    );
+  });
+});
+
 describe("the bootstrap's copy of the standard's tables", () => {
   it('has the resilience events, levels, breaker encoding and metric names the generator and check use', () => {
     const result = spawnSync(

@@ -23,6 +23,7 @@ _settings: Settings | None = None
 _redactor: Redactor | None = None
 _failed: str | None = None
 _patched: list[str] = []
+_resilience: Any = None
 
 
 def _warn(message: str) -> None:
@@ -54,7 +55,7 @@ def patched() -> list[str]:
 
 def start() -> bool:
     """Installs everything once; True when the bootstrap is on."""
-    global _started
+    global _started, _resilience
     with _lock:
         if _started:
             return True
@@ -66,23 +67,27 @@ def start() -> bool:
 
         sink = logs.Sink(current_settings, _redactor)
         sink.attach_otlp()
+        # logging first and alone: without it nothing may print, so a failure there stops the rest
         logs.install_stdlib(sink, current_settings.log_level)
-        logs.install_structlog(sink)
-        logs.install_excepthooks(sink)
         breakers = resilience.Resilience(sink)
-        breakers.attach_metrics()
-        resilience.install_tenacity(breakers, _patched)
-        resilience.install_breakers(breakers, _patched)
-        http.install(http.RequestContext(current_settings, _redactor.text), _patched)
-        http.install_outbound(_patched)
-        _add_span_processor(http)
-        _flush_on_termination()
-        global _resilience
+        steps = [
+            ("structlog", lambda: logs.install_structlog(sink)),
+            ("uncaught exceptions", lambda: logs.install_excepthooks(sink)),
+            ("resilience metrics", breakers.attach_metrics),
+            ("tenacity", lambda: resilience.install_tenacity(breakers, _patched)),
+            ("circuit breakers", lambda: resilience.install_breakers(breakers, _patched)),
+            ("request context", lambda: http.install(http.RequestContext(current_settings, _redactor.text), _patched)),
+            ("outbound X-Request-ID", lambda: http.install_outbound(_patched)),
+            ("span attributes", lambda: _add_span_processor(http)),
+            ("flush on SIGTERM", _flush_on_termination),
+        ]
+        for name, step in steps:
+            try:
+                step()
+            except Exception as error:  # a library version it does not know must not cost the app the rest
+                _warn(f"{name}: not installed ({type(error).__name__}: {error})")
         _resilience = breakers
         return True
-
-
-_resilience: Any = None
 
 
 def breaker_states() -> dict[str, str]:

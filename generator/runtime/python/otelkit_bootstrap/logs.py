@@ -312,9 +312,8 @@ def install_stdlib(sink: Sink, level: str) -> None:
     root = logging.getLogger()
     if root.level == logging.WARNING:  # the default: the spec's level applies unless the app set one
         root.setLevel(level.upper())
-    if not root.handlers:
-        # lastResort would print records of loggers without handlers as plain text
-        root.addHandler(logging.NullHandler())
+    # logging.lastResort, which prints records of loggers without handlers, is a console handler
+    # too, so the app's own basicConfig(level=...) still works as it would without the bootstrap
 
 
 def install_excepthooks(sink: Sink) -> None:

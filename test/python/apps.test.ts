@@ -286,6 +286,15 @@ describe.each(VARIANTS)('$name', ({ app: file, command, route, signal }) => {
     );
     expect(checked.problems).toEqual([]);
     expect(checked.lines).toBeGreaterThan(10);
+    // the server's request log is the access class of the spec's retention; the app's, application
+    const access = file === 'fastapi_app.py' ? 'uvicorn.access' : 'werkzeug';
+    const classes = receiver.logRecords().map((r) => {
+      const attributes = r.attributes as Record<string, unknown>;
+      return [attributes['logger.name'], attributes['log.class']];
+    });
+    expect(classes).toContainEqual([access, 'access']);
+    expect(classes).toContainEqual(['orders', 'application']);
+    expect(lines.find((l) => l.logger === access)).toMatchObject({ 'log.class': 'access' });
     const failed = lines.find((l) => l.level === 'error' && typeof l.exception === 'string');
     expect(String(failed?.exception)).toContain('RuntimeError: boom');
   });

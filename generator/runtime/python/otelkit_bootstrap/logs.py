@@ -44,6 +44,10 @@ _STRUCTLOG_LEVEL = {
 # attributes every LogRecord has; anything else on a record came from `extra=`
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 _OWN_MARK = "_otelkit_seen"
+# the retention class of the spec (signals.logs.classes), as the Collector and Loki read it
+LOG_CLASS_ATTRIBUTE = "log.class"
+# servers' request logs are the access class (kept longer by default); everything else is application
+_ACCESS_LOGGERS = frozenset({"uvicorn.access", "gunicorn.access", "hypercorn.access", "werkzeug"})
 # the line's own fields, and uvicorn's ANSI-coloured copy of its message
 _RESERVED = frozenset({"timestamp", "level", "logger", "message", "event", "service", "environment", "color_message"})
 
@@ -143,6 +147,9 @@ class Sink:
             line["lineno"] = lineno
         if exception:
             line["exception"] = redactor.text(exception)
+        log_class = "access" if logger in _ACCESS_LOGGERS else "application"
+        if log_class != "application":
+            line[LOG_CLASS_ATTRIBUTE] = log_class
         line.update(extra)
         stream = sys.stderr if RANK[level] >= RANK["warning"] else sys.stdout
         try:
@@ -152,7 +159,7 @@ class Sink:
             pass
         # the agent's own warnings (an exporter that cannot reach the Collector) are printed, not exported
         if self._otel_logger is not None and not logger.startswith("opentelemetry"):
-            attributes = {"logger.name": logger}
+            attributes = {"logger.name": logger, LOG_CLASS_ATTRIBUTE: log_class}
             if state:
                 attributes[REQUEST_ID_ATTRIBUTE] = state.request_id
                 attributes[FRONTEND_ATTRIBUTE] = state.frontend

@@ -401,8 +401,8 @@ const withDebug = (model: Model, exporters: string[]) =>
 
 /**
  * Everything after the agent hop: span metrics, tail sampling, export to the backends. Spans are
- * admitted, detected and given routes once, then forwarded to both the span-metrics pipeline
- * (every span) and the sampled pipeline.
+ * admitted, detected, given routes and redacted once, then forwarded to the span-metrics pipeline
+ * (every span) and to the two samplers.
  */
 function processingConfig(model: Model, options: { redact: boolean }): CollectorConfig {
   const first = [COMPONENT.memoryLimiter, COMPONENT.resourceDetection];
@@ -436,21 +436,17 @@ function processingConfig(model: Model, options: { redact: boolean }): Collector
       pipelines: {
         'traces/in': {
           receivers: [COMPONENT.otlpReceiver],
-          processors: [...first, `${COMPONENT.transform}/routes`],
+          processors: [...first, `${COMPONENT.transform}/routes`, ...redact],
           exporters: [normalised],
         },
         traces: {
           receivers: [normalised],
-          processors: [...redact, COMPONENT.tailSampling],
+          processors: [COMPONENT.tailSampling],
           exporters: withDebug(model, [`${COMPONENT.otlpGrpcExporter}/tempo`]),
         },
         'traces/base_rate': {
           receivers: [normalised],
-          processors: [
-            ...redact,
-            `${COMPONENT.tailSampling}/base_rate`,
-            `${COMPONENT.transform}/sampling_ratio`,
-          ],
+          processors: [`${COMPONENT.tailSampling}/base_rate`, `${COMPONENT.transform}/sampling_ratio`],
           exporters: withDebug(model, [`${COMPONENT.otlpGrpcExporter}/tempo`]),
         },
         'traces/spanmetrics': {

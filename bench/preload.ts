@@ -21,6 +21,13 @@ const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
 /** Load before measuring, so each process is measured warm (JIT-compiled), as a serving app runs. */
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 1);
 const CONNECTIONS = 32;
+/**
+ * The stand-in Collector's behaviour: `ok` (200), `down` (nothing listens), `hanging` (reads the
+ * export, never answers), `503` or `429`; the last four measure the preload under backpressure.
+ */
+const COLLECTOR = (process.env.BENCH_COLLECTOR ?? 'ok') as 'ok' | 'down' | 'hanging' | '503' | '429';
+/** Requests per second for the whole run (autocannon's overallRate); unset is as fast as it goes. */
+const RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
 
 const APP = `
 const express = require('express');
@@ -41,9 +48,12 @@ interface Sample {
 }
 
 const SINK = `
+const mode = process.argv[1];
 const server = require('node:http').createServer((req, res) => {
   req.resume();
-  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  if (mode === 'hanging') return;
+  const status = mode === 'ok' ? 200 : Number(mode);
+  req.on('end', () => res.writeHead(status, { 'content-type': 'application/json' }).end('{}'));
 });
 server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 `;
@@ -54,7 +64,8 @@ server.listen(0, '127.0.0.1', () => console.log(server.address().port));
  * make export volume look like app overhead.
  */
 async function sink() {
-  const child = spawn(process.execPath, ['-e', SINK], { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (COLLECTOR === 'down') return { url: `http://127.0.0.1:${await freePort()}`, close: () => undefined };
+  const child = spawn(process.execPath, ['-e', SINK, COLLECTOR], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
     child.once('exit', (code) => reject(new Error(`sink exited (${code})`)));
@@ -159,6 +170,7 @@ async function run(mode: Mode, dir: string, collector: string): Promise<Sample> 
       connections: CONNECTIONS,
       duration: DURATION_S,
       headers: { 'x-frontend-id': 'web' },
+      ...(RATE ? { overallRate: RATE } : {}),
     });
     return {
       rps: result.requests.average,

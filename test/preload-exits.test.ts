@@ -140,15 +140,16 @@ async function run(
     servedAfter = await request(listening, '/after');
     if (options.trigger === 'reject') child.kill('SIGTERM');
   }
+  let timer: NodeJS.Timeout | undefined;
   const exit = await Promise.race([
     exited,
-    new Promise<never>((_, reject) =>
-      setTimeout(() => {
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new Error(`${app} did not exit in 20 s:\n${stderr.join('\n')}`));
-      }, 20_000),
-    ),
-  ]);
+      }, 20_000);
+    }),
+  ]).finally(() => clearTimeout(timer));
   return { code: exit.code, signal: exit.signal, ms: exit.at - triggered, stdout, stderr, servedAfter };
 }
 

@@ -149,10 +149,17 @@ const SAFE_SPAN_KEYS: ReadonlySet<string> = new Set([
   'error.type',
 ]);
 
-/** Redacts spans in place before they are encoded; the preload's own validated attributes are skipped. */
-export function spanRedaction(redactor: Redactor) {
+/**
+ * Redacts spans in place before they are encoded; the preload's own validated attributes are
+ * skipped. An instrumentation's `http.route` (Koa's router layers) gets the label the request's
+ * metrics use.
+ */
+export function spanRedaction(redactor: Redactor, labelRoute: (template: string) => string) {
   return (span: ReadableSpan) => {
-    redactAttributes(redactor, span.attributes as Record<string, unknown>, SAFE_SPAN_KEYS);
+    const attributes = span.attributes as Record<string, unknown>;
+    const route = attributes['http.route'];
+    if (typeof route === 'string') attributes['http.route'] = labelRoute(route);
+    redactAttributes(redactor, attributes, SAFE_SPAN_KEYS);
     for (const event of span.events) redactAttributes(redactor, event.attributes as Record<string, unknown>);
   };
 }

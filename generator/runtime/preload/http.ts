@@ -20,7 +20,7 @@ import { DeferredServerSpan, type LeanTracer } from './tracer.ts';
 import { RequestContext, THROWN_IN, type EnterableContextManager, type RequestState } from './context.ts';
 import { DEBUG_SECRET_ENV, DEBUG_TOKEN_HEADER, verifyDebugToken } from './debug-token.ts';
 import type { DurationHistogram } from './histogram.ts';
-import { canonicalRoute, createPathNormaliser, routeShape } from './routes.ts';
+import { createPathNormaliser, createRouteLabeller } from './routes.ts';
 import { OVERFLOW_ROUTE, REQUEST_ID_ATTRIBUTE, UNKNOWN_FRONTEND, type PreloadSettings } from './settings.ts';
 
 /**
@@ -108,13 +108,10 @@ export function instrumentHttp(options: HttpInstrumentation) {
   // declared templates always keep their label (scanners' 404s must not push them into the
   // overflow route); only other routes share what is left of the budget
   const declared = new Set(settings.routes);
-  const declaredByShape = new Map(settings.routes.map((template) => [routeShape(template), template]));
   const undeclaredBudget = Math.max((settings.maxRoutes ?? 200) - declared.size, 0);
   const knownRoutes = new Set<string>();
   // raw path -> route; ids make this unbounded, so it is simply cleared when full
   const routeCache = new Map<string, string>();
-  // framework template -> label: a declared template as the spec writes it, else the `{param}` form
-  const frameworkLabels = new Map<string, string>();
 
   const bounded = (route: string) => {
     if (declared.has(route) || knownRoutes.has(route)) return route;
@@ -123,14 +120,7 @@ export function instrumentHttp(options: HttpInstrumentation) {
     return route;
   };
 
-  const frameworkLabel = (template: string) => {
-    let label = frameworkLabels.get(template);
-    if (label === undefined) {
-      label = declaredByShape.get(routeShape(template)) ?? canonicalRoute(template);
-      if (frameworkLabels.size < 5000) frameworkLabels.set(template, label);
-    }
-    return label;
-  };
+  const frameworkLabel = createRouteLabeller(settings.routes);
 
   const routeOf = (state: RequestState, path: string) => {
     if (state.route) return bounded(frameworkLabel(state.route));

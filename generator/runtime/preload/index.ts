@@ -26,6 +26,7 @@ import { instrumentHttp, refuseRequests } from './http.ts';
 import { instrumentLibraries } from './libraries.ts';
 import { captureConsole, createLogSink } from './logs.ts';
 import { createRedactor } from './redact.ts';
+import { createRouteLabeller } from './routes.ts';
 import { createSampler } from './sampler.ts';
 import { DEFAULT_SETTINGS, type PreloadSettings } from './settings.ts';
 import { EagerSpanProcessor, loadSpanTransport } from './span-export.ts';
@@ -142,7 +143,7 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
       json: traceOptions.protocol === 'http/json',
       resource,
       load: () => loadSpanTransport(traceOptions, CONCURRENCY_LIMIT),
-      prepare: spanRedaction(redactor),
+      prepare: spanRedaction(redactor, createRouteLabeller(settings.routes)),
       redactText: redactor.text,
       onFailure: exportFailed('traces'),
       scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY, 5000),

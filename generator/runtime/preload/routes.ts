@@ -69,3 +69,21 @@ export function routeShape(template: string): string {
   const shape = canonicalRoute(template).replace(/\{[^/{}]+\}/g, '{}');
   return shape.length > 1 && shape.endsWith('/') ? shape.slice(0, -1) : shape;
 }
+
+/**
+ * Route labels from framework templates: the declared template of the same shape, as the spec
+ * writes it (which is what the Collector's statements and the SLO selectors use), else the
+ * `{param}` form. Memoised: apps have few templates, and this runs per request.
+ */
+export function createRouteLabeller(declared: readonly string[]): (template: string) => string {
+  const byShape = new Map(declared.map((template) => [routeShape(template), template]));
+  const labels = new Map<string, string>();
+  return (template) => {
+    let label = labels.get(template);
+    if (label === undefined) {
+      label = byShape.get(routeShape(template)) ?? canonicalRoute(template);
+      if (labels.size < 5000) labels.set(template, label);
+    }
+    return label;
+  };
+}

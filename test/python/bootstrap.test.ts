@@ -156,25 +156,35 @@ describe("the app's own logging set-up", () => {
   });
 });
 
-describe('a library version the bootstrap does not know', () => {
-  it('costs only its own instrumentation, with a warning naming it', async () => {
+describe('libraries the bootstrap instruments', () => {
+  const run = async (code: string) => {
     const { dir } = await appDirectory('fastapi_app.py');
-    const result = spawnSync(
-      python,
-      [
-        '-c',
-        'import tenacity\ndel tenacity.BaseRetrying._begin_iter\nimport otelkit_bootstrap as b\nprint(b.start(), sorted(b.patched()))',
-      ],
-      {
-        cwd: path.join(dir, 'preload/python'),
-        env: { ...NO_BYTECODE, OTELKIT_SERVICE: pythonModel().services[0]!.name },
-        encoding: 'utf8',
-      },
+    return spawnSync(python, ['-c', code], {
+      cwd: path.join(dir, 'preload/python'),
+      env: { ...NO_BYTECODE, OTELKIT_SERVICE: pythonModel().services[0]!.name },
+      encoding: 'utf8',
+    });
+  };
+  const LIBRARIES =
+    "('structlog', 'tenacity', 'pybreaker', 'aiobreaker', 'httpx', 'flask', 'starlette', 'requests')";
+
+  it('are imported by the app, not by the bootstrap, and patched when the app imports them', async () => {
+    const result = await run(
+      `import sys, otelkit_bootstrap as b\nb.start()\nprint([m for m in ${LIBRARIES} if m in sys.modules])\nimport flask, httpx, tenacity\nprint(sorted(b.patched()))`,
+    );
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n')).toEqual(['[]', "['flask', 'httpx', 'tenacity']"]);
+  });
+
+  it('cost only their own instrumentation when their version is one the bootstrap does not know', async () => {
+    const result = await run(
+      'import tenacity\ndel tenacity.BaseRetrying._begin_iter\nimport otelkit_bootstrap as b\nprint(b.start())\nimport pybreaker, aiobreaker, flask, starlette.applications, requests, httpx\nprint(sorted(b.patched()))',
     );
     expect(result.stderr).toContain('otelkit: tenacity: not installed (AttributeError');
-    expect(result.stdout.trim()).toBe(
-      "True ['aiobreaker', 'flask', 'httpx', 'pybreaker', 'requests', 'starlette']",
-    );
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'True',
+      "['aiobreaker', 'flask', 'httpx', 'pybreaker', 'requests', 'starlette']",
+    ]);
   });
 });
 

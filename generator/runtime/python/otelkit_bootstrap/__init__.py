@@ -63,7 +63,7 @@ def start() -> bool:
         if current_settings is None or _redactor is None:
             return False
         _started = True
-        from . import http, logs, resilience
+        from . import http, imports, logs, resilience
 
         sink = logs.Sink(current_settings, _redactor)
         sink.attach_otlp()
@@ -71,21 +71,29 @@ def start() -> bool:
         logs.install_stdlib(sink, current_settings.log_level)
         breakers = resilience.Resilience(sink)
         steps = [
-            ("structlog", lambda: logs.install_structlog(sink)),
             ("uncaught exceptions", lambda: logs.install_excepthooks(sink)),
             ("resilience metrics", breakers.attach_metrics),
-            ("tenacity", lambda: resilience.install_tenacity(breakers, _patched)),
-            ("circuit breakers", lambda: resilience.install_breakers(breakers, _patched)),
-            ("request context", lambda: http.install(http.RequestContext(current_settings, _redactor.text), _patched)),
-            ("outbound X-Request-ID", lambda: http.install_outbound(_patched)),
             ("span attributes", lambda: _add_span_processor(http)),
             ("flush on SIGTERM", _flush_on_termination),
         ]
         for name, step in steps:
             try:
                 step()
-            except Exception as error:  # a library version it does not know must not cost the app the rest
+            except Exception as error:  # one step failing must not cost the app the rest
                 _warn(f"{name}: not installed ({type(error).__name__}: {error})")
+        context = http.RequestContext(current_settings, _redactor.text)
+        after = imports.AfterImport(_warn)
+        for module, name, hook in [
+            ("structlog", "structlog", lambda m: logs.install_structlog(sink)),
+            ("tenacity", "tenacity", lambda m: resilience.install_tenacity(breakers, _patched)),
+            ("pybreaker", "pybreaker", lambda m: resilience.install_pybreaker(breakers, _patched)),
+            ("aiobreaker", "aiobreaker", lambda m: resilience.install_aiobreaker(breakers, _patched)),
+            ("starlette.applications", "request context", lambda m: http.install_starlette(context, _patched)),
+            ("flask", "request context", lambda m: http.install_flask(context, _patched)),
+            ("requests.adapters", "outbound X-Request-ID", lambda m: http.install_requests(_patched)),
+            ("httpx", "outbound X-Request-ID", lambda m: http.install_httpx(_patched)),
+        ]:
+            after.when_imported(module, name, hook)
         _resilience = breakers
         return True
 

@@ -98,27 +98,24 @@ class RequestContext:
         return __call__
 
 
-def install(context: RequestContext, patched: list[str]) -> None:
-    try:
-        from starlette.applications import Starlette
-    except ImportError:
-        pass
-    else:
-        if not getattr(Starlette.__call__, "_otelkit", False):
-            wrapped = context.wrap_asgi(Starlette.__call__)
-            wrapped._otelkit = True  # type: ignore[attr-defined]
-            Starlette.__call__ = wrapped  # type: ignore[method-assign]
-            patched.append("starlette")
-    try:
-        from flask import Flask
-    except ImportError:
-        pass
-    else:
-        if not getattr(Flask.__call__, "_otelkit", False):
-            wrapped = context.wrap_wsgi(Flask.__call__)
-            wrapped._otelkit = True  # type: ignore[attr-defined]
-            Flask.__call__ = wrapped  # type: ignore[method-assign]
-            patched.append("flask")
+def install_starlette(context: RequestContext, patched: list[str]) -> None:
+    from starlette.applications import Starlette
+
+    if not getattr(Starlette.__call__, "_otelkit", False):
+        wrapped = context.wrap_asgi(Starlette.__call__)
+        wrapped._otelkit = True  # type: ignore[attr-defined]
+        Starlette.__call__ = wrapped  # type: ignore[method-assign]
+        patched.append("starlette")
+
+
+def install_flask(context: RequestContext, patched: list[str]) -> None:
+    from flask import Flask
+
+    if not getattr(Flask.__call__, "_otelkit", False):
+        wrapped = context.wrap_wsgi(Flask.__call__)
+        wrapped._otelkit = True  # type: ignore[attr-defined]
+        Flask.__call__ = wrapped  # type: ignore[method-assign]
+        patched.append("flask")
 
 
 def _forwarded(headers: Any) -> None:
@@ -128,24 +125,22 @@ def _forwarded(headers: Any) -> None:
         headers["X-Request-ID"] = state.request_id
 
 
-def install_outbound(patched: list[str]) -> None:
-    try:
-        from requests.adapters import HTTPAdapter
-    except ImportError:
-        pass
-    else:
-        original_send = HTTPAdapter.send
+def install_requests(patched: list[str]) -> None:
+    from requests.adapters import HTTPAdapter
 
-        def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            _forwarded(request.headers)
-            return original_send(self, request, *args, **kwargs)
+    original_send = HTTPAdapter.send
 
-        HTTPAdapter.send = send  # type: ignore[method-assign]
-        patched.append("requests")
-    try:
-        import httpx
-    except ImportError:
-        return
+    def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        _forwarded(request.headers)
+        return original_send(self, request, *args, **kwargs)
+
+    HTTPAdapter.send = send  # type: ignore[method-assign]
+    patched.append("requests")
+
+
+def install_httpx(patched: list[str]) -> None:
+    import httpx
+
     original_sync = httpx.Client.send
     original_async = httpx.AsyncClient.send
 

@@ -358,10 +358,7 @@ def install_excepthooks(sink: Sink) -> None:
 
 
 def install_structlog(sink: Sink) -> None:
-    try:
-        import structlog
-    except ImportError:
-        return
+    import structlog
     renderers = tuple(
         cls
         for cls in (

@@ -131,10 +131,8 @@ def _dependency_of_call(fn: Any) -> str:
 
 
 def install_tenacity(resilience: Resilience, patched: list[str]) -> None:
-    try:
-        import tenacity
-    except ImportError:
-        return
+    import tenacity
+
     base = tenacity.BaseRetrying
     if getattr(base._begin_iter, "_otelkit", False):
         return
@@ -205,21 +203,18 @@ def _patch_open_state(state_class: Any, error_class: Any, resilience: Resilience
     state_class.before_call = before_call
 
 
-def install_breakers(resilience: Resilience, patched: list[str]) -> None:
-    try:
-        import pybreaker
-    except ImportError:
-        pass
-    else:
-        _patch_breaker(pybreaker, pybreaker.CircuitBreakerListener, resilience)
-        _patch_open_state(pybreaker.CircuitOpenState, pybreaker.CircuitBreakerError, resilience)
-        patched.append("pybreaker")
-    try:
-        import aiobreaker
-        from aiobreaker import state as aiobreaker_state
-    except ImportError:
-        pass
-    else:
-        _patch_breaker(aiobreaker, aiobreaker.CircuitBreakerListener, resilience)
-        _patch_open_state(aiobreaker_state.CircuitOpenState, aiobreaker_state.CircuitBreakerError, resilience)
-        patched.append("aiobreaker")
+def install_pybreaker(resilience: Resilience, patched: list[str]) -> None:
+    import pybreaker
+
+    _patch_breaker(pybreaker, pybreaker.CircuitBreakerListener, resilience)
+    _patch_open_state(pybreaker.CircuitOpenState, pybreaker.CircuitBreakerError, resilience)
+    patched.append("pybreaker")
+
+
+def install_aiobreaker(resilience: Resilience, patched: list[str]) -> None:
+    import aiobreaker
+    from aiobreaker import state as aiobreaker_state
+
+    _patch_breaker(aiobreaker, aiobreaker.CircuitBreakerListener, resilience)
+    _patch_open_state(aiobreaker_state.CircuitOpenState, aiobreaker_state.CircuitBreakerError, resilience)
+    patched.append("aiobreaker")

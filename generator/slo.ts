@@ -1,76 +1,115 @@
 import { HOUR_MS, DAY_MS, formatDuration } from './spec/duration.ts';
 
 /**
- * Multi-window, multi-burn-rate alerting from the SRE workbook (chapter 5, table 5-8). The budget
- * fractions are the workbook's for a 30-day period; the burn-rate factor is scaled to the SLO's
- * own period so that each alert still means "this much of the budget is gone in this window".
+ * Multi-window, multi-burn-rate alerting from the SRE workbook (chapter 5, table 5-8). The
+ * workbook's windows and factors are for a 30-day period. For another period the factors stay
+ * (a page still means "burning 14.4 times faster than sustainable", never a factor below 1) and
+ * the windows scale with the period, as Pyrra does: each alert still fires when the same share of
+ * the budget (2 %, 5 %, 10 %, 10 %) is gone within its long window.
  */
 export interface BurnWindow {
   tier: 'page' | 'ticket';
-  /** Identifies the window pair in alert names and labels, e.g. `1h`. */
+  /** Identifies the window pair in alert names, e.g. `1h`: its long window at 30 days. */
   name: string;
+  /** How many times faster than sustainable the budget burns when the alert fires. */
+  factor: number;
   longMs: number;
   shortMs: number;
-  /** Share of the whole budget consumed when the alert fires. */
-  budgetFraction: number;
   severity: 'critical' | 'warning';
   forMs: number;
 }
 
-export const BURN_WINDOWS: readonly BurnWindow[] = [
+/** The period the workbook's windows are written for. */
+export const REFERENCE_PERIOD_MS = 30 * DAY_MS;
+
+const WORKBOOK_WINDOWS: readonly BurnWindow[] = [
   {
     tier: 'page',
     name: '1h',
+    factor: 14.4,
     longMs: HOUR_MS,
     shortMs: 5 * 60_000,
-    budgetFraction: 0.02,
     severity: 'critical',
     forMs: 2 * 60_000,
   },
   {
     tier: 'page',
     name: '6h',
+    factor: 6,
     longMs: 6 * HOUR_MS,
     shortMs: 30 * 60_000,
-    budgetFraction: 0.05,
     severity: 'critical',
     forMs: 15 * 60_000,
   },
   {
     tier: 'ticket',
     name: '1d',
+    factor: 3,
     longMs: DAY_MS,
     shortMs: 2 * HOUR_MS,
-    budgetFraction: 0.1,
     severity: 'warning',
     forMs: HOUR_MS,
   },
   {
     tier: 'ticket',
     name: '3d',
+    factor: 1,
     longMs: 3 * DAY_MS,
     shortMs: 6 * HOUR_MS,
-    budgetFraction: 0.1,
     severity: 'warning',
     forMs: 3 * HOUR_MS,
   },
 ];
 
-export const LONGEST_BURN_WINDOW_MS = Math.max(...BURN_WINDOWS.map((w) => w.longMs));
+const MINUTE_MS = 60_000;
 
-export function burnRateFactor(window: BurnWindow, periodMs: number): number {
-  return (window.budgetFraction * periodMs) / window.longMs;
+/** Rounded to the minute, never below one: Prometheus ranges and `for` stay readable. */
+const scale = (ms: number, periodMs: number) =>
+  Math.max(MINUTE_MS, Math.round((ms * periodMs) / REFERENCE_PERIOD_MS / MINUTE_MS) * MINUTE_MS);
+
+/** The four window pairs of an SLO with this period, windows and `for` scaled to it. */
+export function burnWindows(periodMs: number): BurnWindow[] {
+  return WORKBOOK_WINDOWS.map((w) => ({
+    ...w,
+    longMs: scale(w.longMs, periodMs),
+    shortMs: scale(w.shortMs, periodMs),
+    forMs: scale(w.forMs, periodMs),
+  }));
+}
+
+/** Every window an SLO's alerts read (long and short), shortest first. */
+export function sloWindowsMs(periodMs: number): number[] {
+  return [...new Set(burnWindows(periodMs).flatMap((w) => [w.shortMs, w.longMs]))].sort((a, b) => a - b);
+}
+
+/** Share of the whole budget spent within the long window when the alert fires. */
+export function budgetSpent(window: BurnWindow, periodMs: number): number {
+  return (window.factor * window.longMs) / periodMs;
 }
 
 /** The error ratio at which the window's alert fires: factor × (1 − objective). */
-export function errorRatioThreshold(window: BurnWindow, periodMs: number, objective: number): number {
-  return burnRateFactor(window, periodMs) * (1 - objective);
+export function errorRatioThreshold(window: BurnWindow, objective: number): number {
+  return window.factor * (1 - objective);
 }
 
 /** Lowest objective (fraction) at which every window's threshold stays ≤ 100%, i.e. can still fire. */
-export function minimumObjective(periodMs: number): number {
-  const largestFactor = Math.max(...BURN_WINDOWS.map((w) => burnRateFactor(w, periodMs)));
-  return 1 - 1 / largestFactor;
+export function minimumObjective(): number {
+  return 1 - 1 / Math.max(...WORKBOOK_WINDOWS.map((w) => w.factor));
+}
+
+/** A window shorter than this many scrape intervals misses samples, so rate() over it is unreliable. */
+export const SCRAPES_PER_WINDOW = 4;
+
+/** The shortest window an SLO of this period reads. */
+export function shortestBurnWindowMs(periodMs: number): number {
+  return Math.min(...sloWindowsMs(periodMs));
+}
+
+/** Shortest period (whole days) whose windows all cover SCRAPES_PER_WINDOW scrapes. */
+export function minimumPeriodMs(scrapeIntervalMs: number): number {
+  let periodMs = DAY_MS;
+  while (shortestBurnWindowMs(periodMs) < SCRAPES_PER_WINDOW * scrapeIntervalMs) periodMs += DAY_MS;
+  return periodMs;
 }
 
 export function describeWindow(window: BurnWindow): string {

@@ -1,16 +1,33 @@
 import { SPAN_METRICS } from '../conventions.ts';
 import type { DependencyModel, Model, ServiceModel, SloModel } from '../model.ts';
-import { BURN_WINDOWS, burnRateFactor, type BurnWindow } from '../slo.ts';
-import { formatDuration, formatGoDuration } from '../spec/duration.ts';
+import { budgetSpent, burnWindows, errorRatioThreshold, sloWindowsMs, type BurnWindow } from '../slo.ts';
+import { HOUR_MS, formatDuration, formatGoDuration } from '../spec/duration.ts';
 import {
-  ERROR_STATUS,
-  REQUEST_KINDS_RE,
-  num,
-  perSignalRate,
-  requestMatchers,
-  requestSpanKind,
-  selector,
-} from './promql.ts';
+  PLATFORM_TEAM,
+  REQUESTS_PER_STEP,
+  annotations,
+  counter,
+  gauge,
+  pascal,
+  seriesLabels,
+  stepsFor,
+  type AlertCase,
+  type AlertDefinition,
+  type Catalogue,
+  type RecordingRule,
+  type RuleFile,
+  type RunbookStep,
+  type SeriesInput,
+  type Severity,
+} from './definitions.ts';
+import { pipelineAlerts } from './pipeline.ts';
+import { ERROR_STATUS, REQUEST_KINDS_RE, num, requestMatchers, requestSpanKind, selector } from './promql.ts';
+import { BACKEND_JOBS } from './scrape-jobs.ts';
+import { watchdogAlerts } from './watchdog.ts';
+
+// targets and tests read the shared vocabulary from the catalogue, as before the split
+export * from './definitions.ts';
+export { BACKEND_JOBS } from './scrape-jobs.ts';
 
 /**
  * Every recording rule and alert, with the promtool cases that prove each alert and the facts its
@@ -21,103 +38,6 @@ import {
  *   service:requests:rate5m, service_route_frontend:request_errors:rate5m,
  *   service:request_duration_ms:p95_5m, slo:sli_error:ratio_rate1h, slo:error_budget_remaining:ratio.
  */
-
-export type Severity = 'critical' | 'warning' | 'info';
-export type AlertGroupName = 'slo' | 'golden-signals' | 'resilience' | 'pipeline' | 'targets';
-
-export interface RecordingRule {
-  record: string;
-  expr: string;
-  labels?: Record<string, string>;
-}
-
-export interface AlertRule {
-  alert: string;
-  expr: string;
-  for: string;
-  labels: Record<string, string>;
-  annotations: { summary: string; description: string; runbook_url: string };
-}
-
-export interface SeriesInput {
-  series: string;
-  values: string;
-}
-
-export interface AlertCase {
-  name: string;
-  interval: string;
-  input: SeriesInput[];
-  /** Evaluation times and whether the alert must be firing at each. */
-  checks: { at: string; firing: boolean }[];
-}
-
-export interface RunbookStep {
-  text: string;
-  language?: 'promql' | 'logql' | 'traceql' | 'sh';
-  code?: string;
-}
-
-export interface Runbook {
-  meaning: string;
-  causes: string[];
-  steps: RunbookStep[];
-  resolution: string[];
-  service: ServiceModel | undefined;
-}
-
-export interface AlertDefinition {
-  rule: AlertRule;
-  /** File stem under alerts/, e.g. `slo-checkout`. */
-  file: string;
-  /** Labels the expression itself yields; with the rule labels, what a firing alert carries. */
-  exprLabels: Record<string, string>;
-  /** Evaluation interval the test file needs (long windows are tested at a coarser step). */
-  testEvaluation: '1m' | '5m';
-  cases: AlertCase[];
-  runbook: Runbook;
-}
-
-export interface RuleFile {
-  file: string;
-  groupName: string;
-  interval?: string;
-  recording: RecordingRule[];
-  alerts: AlertDefinition[];
-}
-
-export interface Catalogue {
-  files: RuleFile[];
-  alerts: AlertDefinition[];
-}
-
-const pascal = (text: string) =>
-  text
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((w) => w[0]!.toUpperCase() + w.slice(1))
-    .join('');
-
-const SLO_WINDOWS_MS = [
-  5 * 60_000,
-  30 * 60_000,
-  3_600_000,
-  2 * 3_600_000,
-  6 * 3_600_000,
-  24 * 3_600_000,
-  3 * 24 * 3_600_000,
-];
-
-/** Large per-step counts keep ratios exact enough that "just under" is 90 % of a threshold. */
-const REQUESTS_PER_STEP = 100_000;
-
-export function runbookUrl(model: Model, alert: string): string {
-  return model.runbookBaseUrl ? `${model.runbookBaseUrl}/${alert}.md` : `runbooks/${alert}.md`;
-}
-
-function annotations(model: Model, alert: string, summary: string, description: string) {
-  return { summary, description, runbook_url: runbookUrl(model, alert) };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Shared recording rules (all services at once)
@@ -159,30 +79,6 @@ function sharedRecording(): RecordingRule[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Synthetic series helpers for promtool cases
-
-/** A counter rising by `perStep` for `steps` steps, then by `after` for `afterSteps` steps. */
-function counter(perStep: number, steps: number, after?: { perStep: number; steps: number }): string {
-  const first = `0+${perStep}x${steps}`;
-  if (!after) return first;
-  const reached = perStep * steps;
-  return `${first} ${reached}+${after.perStep}x${after.steps}`;
-}
-
-function gauge(value: number, steps: number, after?: { value: number; steps: number }): string {
-  const first = `${value}x${steps}`;
-  return after ? `${first} ${after.value}x${after.steps}` : first;
-}
-
-const stepsFor = (durationMs: number, intervalMs: number) => Math.ceil(durationMs / intervalMs);
-
-function seriesLabels(labels: Record<string, string>): string {
-  return `{${Object.entries(labels)
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .join(', ')}}`;
-}
-
-// ---------------------------------------------------------------------------------------------
 // SLOs
 
 function sloErrorExpr(service: ServiceModel, slo: SloModel, window: string): string {
@@ -196,15 +92,20 @@ function sloErrorExpr(service: ServiceModel, slo: SloModel, window: string): str
   return `1 - (sum(rate(${SPAN_METRICS.durationBucket}${fast}[${window}])) / sum(rate(${SPAN_METRICS.durationCount}${selector(matchers)}[${window}])))`;
 }
 
-function sloRequestsExpr(service: ServiceModel, slo: SloModel): string {
+function sloRequestsExpr(service: ServiceModel, slo: SloModel, window: string): string {
   const matchers = requestMatchers(service, slo.routes);
   const metricName = slo.kind === 'availability' ? SPAN_METRICS.calls : SPAN_METRICS.durationCount;
-  return `sum(rate(${metricName}${selector(matchers)}[1h]))`;
+  return `sum(rate(${metricName}${selector(matchers)}[${window}]))`;
+}
+
+/** Windows whose request rate the burn alerts' traffic guards read: 1h for the per-hour floor, and each long window. */
+function sloRequestWindowsMs(slo: SloModel): number[] {
+  return [...new Set([HOUR_MS, ...burnWindows(slo.periodMs).map((w) => w.longMs)])].sort((a, b) => a - b);
 }
 
 function sloRecording(service: ServiceModel, slo: SloModel): RecordingRule[] {
   const labels = { service_name: service.name, slo: slo.name };
-  const windows = [...new Set([...SLO_WINDOWS_MS, slo.periodMs])];
+  const windows = [...new Set([...sloWindowsMs(slo.periodMs), slo.periodMs])];
   return [
     ...windows.map((ms) => ({
       record: `slo:sli_error:ratio_rate${formatDuration(ms)}`,
@@ -216,7 +117,11 @@ function sloRecording(service: ServiceModel, slo: SloModel): RecordingRule[] {
       expr: `slo:sli_error:ratio_rate${formatDuration(slo.periodMs)}${selector(labels)}`,
       labels,
     },
-    { record: 'slo:sli_requests:rate1h', expr: sloRequestsExpr(service, slo), labels },
+    ...sloRequestWindowsMs(slo).map((ms) => ({
+      record: `slo:sli_requests:rate${formatDuration(ms)}`,
+      expr: sloRequestsExpr(service, slo, formatDuration(ms)),
+      labels,
+    })),
     { record: 'slo:objective:ratio', expr: `vector(${num(slo.objective)})`, labels },
     {
       record: 'slo:error_budget_remaining:ratio',
@@ -281,26 +186,72 @@ function sloSeries(
   ];
 }
 
-function burnAlert(model: Model, service: ServiceModel, slo: SloModel, window: BurnWindow): AlertDefinition {
-  const name = `${pascal(service.name)}${pascal(slo.name)}BurnRate${pascal(formatDuration(window.longMs))}`;
-  const factor = burnRateFactor(window, slo.periodMs);
-  const threshold = factor * (1 - slo.objective);
-  const labels = { service_name: service.name, slo: slo.name };
-  const sel = selector(labels);
+/**
+ * A quiet SLO: `goodPerStep` good requests a step and one failed request at `errorStep`, as
+ * separate counters so the failure is exactly one request.
+ */
+export function oneFailureSeries(
+  service: ServiceModel,
+  slo: SloModel,
+  goodPerStep: number,
+  errorStep: number,
+  steps: number,
+): SeriesInput[] {
+  const base = requestSeriesLabels(service, slo);
+  const good = counter(goodPerStep, steps);
+  const all = `0+${num(goodPerStep)}x${errorStep - 1} ${num(goodPerStep * errorStep + 1)}+${num(goodPerStep)}x${steps - errorStep}`;
+  const bad = `0x${errorStep - 1} 1x${steps - errorStep}`;
+  if (slo.kind === 'availability')
+    return [
+      {
+        series: `${SPAN_METRICS.calls}${seriesLabels({ ...base, status_code: 'STATUS_CODE_UNSET' })}`,
+        values: good,
+      },
+      {
+        series: `${SPAN_METRICS.calls}${seriesLabels({ ...base, status_code: ERROR_STATUS })}`,
+        values: bad,
+      },
+    ];
+  const le = num(slo.thresholdMs!);
+  return [
+    { series: `${SPAN_METRICS.durationBucket}${seriesLabels({ ...base, le })}`, values: good },
+    { series: `${SPAN_METRICS.durationBucket}${seriesLabels({ ...base, le: '+Inf' })}`, values: all },
+    { series: `${SPAN_METRICS.durationCount}${seriesLabels(base)}`, values: all },
+  ];
+}
+
+/**
+ * The burn expression. The long window discounts one failed request, (bad − 1) / requests, so a
+ * single failure never fires at any traffic, while a real burn at low traffic still does; the
+ * short window only confirms the burn is still going on.
+ */
+export function burnExpr(model: Model, service: ServiceModel, slo: SloModel, window: BurnWindow): string {
+  const sel = selector({ service_name: service.name, slo: slo.name });
+  const threshold = num(errorRatioThreshold(window, slo.objective));
   const long = formatDuration(window.longMs);
   const short = formatDuration(window.shortMs);
-  const expr =
-    `slo:sli_error:ratio_rate${long}${sel} > ${num(threshold)}` +
-    ` and slo:sli_error:ratio_rate${short}${sel} > ${num(threshold)}` +
-    ` and on (service_name, slo) (slo:sli_requests:rate1h${sel} * 3600 >= ${model.alerting.slo_min_requests_per_hour})`;
+  return (
+    `(slo:sli_error:ratio_rate${long}${sel} - 1 / (slo:sli_requests:rate${long}${sel} * ${num(window.longMs / 1000)})) > ${threshold}` +
+    ` and slo:sli_error:ratio_rate${short}${sel} > ${threshold}` +
+    ` and on (service_name, slo) (slo:sli_requests:rate1h${sel} * 3600 >= ${model.alerting.slo_min_requests_per_hour})`
+  );
+}
+
+function burnAlert(model: Model, service: ServiceModel, slo: SloModel, window: BurnWindow): AlertDefinition {
+  const name = `${pascal(service.name)}${pascal(slo.name)}BurnRate${pascal(window.name)}`;
+  const { factor } = window;
+  const threshold = errorRatioThreshold(window, slo.objective);
+  const labels = { service_name: service.name, slo: slo.name };
+  const long = formatDuration(window.longMs);
+  const short = formatDuration(window.shortMs);
+  const expr = burnExpr(model, service, slo, window);
 
   const intervalMs = window.tier === 'page' ? 60_000 : 5 * 60_000;
   const interval = formatDuration(intervalMs);
   const fireFor = window.longMs + window.forMs + 4 * intervalMs;
   const fireSteps = stepsFor(fireFor, intervalMs);
-  const fireErrors = Math.round(
-    REQUESTS_PER_STEP * (threshold * 2 <= 1 ? threshold * 2 : (1 + threshold) / 2),
-  );
+  // just over and just under the workbook burn rate, so the cases pin the factor itself
+  const fireErrors = Math.round(REQUESTS_PER_STEP * Math.min(threshold * 1.1, (1 + threshold) / 2));
   const underErrors = Math.floor(REQUESTS_PER_STEP * threshold * 0.9);
   const resolveAfter = window.shortMs + 4 * intervalMs;
   const at = (ms: number) => formatDuration(Math.round(ms / intervalMs) * intervalMs);
@@ -308,6 +259,30 @@ function burnAlert(model: Model, service: ServiceModel, slo: SloModel, window: B
     slo.kind === 'availability'
       ? 'failed requests'
       : `requests slower than ${formatDuration(slo.thresholdMs!)}`;
+
+  // One failure among so few requests that, alone, it is over the threshold in both windows,
+  // at a traffic the per-hour floor lets through: without the discount this would fire.
+  const quietRequests = Math.floor(1 / (threshold * 1.1));
+  const quietPerStep = (quietRequests * intervalMs) / window.longMs;
+  const failureAge = window.forMs + 2 * intervalMs;
+  const quietCase: AlertCase[] =
+    quietPerStep * (HOUR_MS / intervalMs) >= Math.max(1, model.alerting.slo_min_requests_per_hour) &&
+    failureAge < window.shortMs
+      ? [
+          {
+            name: 'stays silent on one failed request at low traffic',
+            interval,
+            input: oneFailureSeries(
+              service,
+              slo,
+              quietPerStep,
+              stepsFor(fireFor - failureAge, intervalMs),
+              fireSteps,
+            ),
+            checks: [{ at: at(fireFor), firing: false }],
+          },
+        ]
+      : [];
 
   return {
     file: `slo-${service.name}`,
@@ -327,9 +302,9 @@ function burnAlert(model: Model, service: ServiceModel, slo: SloModel, window: B
       annotations: annotations(
         model,
         name,
-        `${service.name} is burning its ${slo.name} error budget ${num(Number(factor.toFixed(2)))}x faster than sustainable.`,
+        `${service.name} is burning its ${slo.name} error budget ${num(factor)}x faster than sustainable.`,
         `{{ $labels.service_name }}: ${what} over both the last ${long} and ${short} exceed ${num(Number((threshold * 100).toPrecision(4)))}% ` +
-          `(objective ${num(slo.objective * 100)}% over ${formatDuration(slo.periodMs)}); at this rate ${num(window.budgetFraction * 100)}% of the {{ $labels.slo }} budget is gone within ${long}.`,
+          `(objective ${num(slo.objective * 100)}% over ${formatDuration(slo.periodMs)}); at this rate ${num(Number((budgetSpent(window, slo.periodMs) * 100).toPrecision(3)))}% of the {{ $labels.slo }} budget is gone within ${long}.`,
       ),
     },
     cases: [
@@ -354,10 +329,11 @@ function burnAlert(model: Model, service: ServiceModel, slo: SloModel, window: B
           { at: at(fireFor + resolveAfter), firing: false },
         ],
       },
+      ...quietCase,
     ],
     runbook: {
       service,
-      meaning: `${service.name} is consuming its ${slo.name} error budget (objective ${num(slo.objective * 100)}% over ${formatDuration(slo.periodMs)}) ${num(Number(factor.toFixed(2)))} times faster than the budget allows, measured over both ${long} and ${short}. ${window.tier === 'page' ? 'At this rate the whole budget is gone in days: act now.' : 'This is a slow burn: fix it within working hours before the budget runs out.'}`,
+      meaning: `${service.name} is consuming its ${slo.name} error budget (objective ${num(slo.objective * 100)}% over ${formatDuration(slo.periodMs)}) ${num(factor)} times faster than the budget allows, measured over both ${long} and ${short} (the SRE workbook's ${window.name} window pair for a 30-day SLO, scaled to this SLO's period); at this rate ${num(Number((budgetSpent(window, slo.periodMs) * 100).toPrecision(3)))}% of the budget goes within ${long}. One failed request never fires it: the ${long} ratio counts one failure less, so a quiet service pages only on a real burn. ${window.tier === 'page' ? 'At this rate the whole budget is gone in days: act now.' : 'This is a slow burn: fix it within working hours before the budget runs out.'}`,
       causes:
         slo.kind === 'availability'
           ? [
@@ -963,238 +939,7 @@ function resilienceAlerts(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Pipeline and backend health (platform-owned)
-
-const PLATFORM_TEAM = 'platform';
-
-function pipelineAlerts(model: Model): AlertDefinition[] {
-  const platform = (severity: Severity, group: AlertGroupName) => ({
-    severity,
-    team: PLATFORM_TEAM,
-    alertgroup: group,
-  });
-  const collectorSteps = (query: string): RunbookStep[] => [
-    { text: 'The metric behind this alert:', language: 'promql', code: query },
-    {
-      text: 'Accepted per signal, to compare with the failures:',
-      language: 'promql',
-      code: perSignalRate('otelcol_receiver_accepted', 'signal', '5m'),
-    },
-    {
-      text: 'Exported per signal:',
-      language: 'promql',
-      code: perSignalRate('otelcol_exporter_sent', 'signal', '5m'),
-    },
-    {
-      text: 'Collector errors in its own JSON log:',
-      language: 'sh',
-      code: `docker compose logs --no-log-prefix otel-collector | jq -c 'select(.level == "error" or .level == "warn")'`,
-    },
-  ];
-  const rate = (
-    name: string,
-    labelsOf: Record<string, string>,
-    perStep: number,
-    steps: number,
-    after?: number,
-  ) => ({
-    series: `${name}${seriesLabels(labelsOf)}`,
-    values: counter(perStep, steps, after === undefined ? undefined : { perStep: after, steps: 15 }),
-  });
-
-  const exporter = { exporter: 'otlp_grpc/tempo', job: 'otel-collector', instance: 'otel-collector:8888' };
-  const receiver = {
-    receiver: 'otlp',
-    transport: 'grpc',
-    job: 'otel-collector',
-    instance: 'otel-collector:8888',
-  };
-  const counterAlert = (options: {
-    alert: string;
-    prefix: string;
-    by: 'exporter' | 'receiver';
-    labels: Record<string, string>;
-    for: string;
-    severity: Severity;
-    summary: string;
-    description: string;
-    silentName: string;
-    timing: { fireAt: string; fireSteps: number; resolveAt: string };
-    runbook: Omit<Runbook, 'steps' | 'service'>;
-  }): AlertDefinition => {
-    const summed = perSignalRate(options.prefix, `${options.by}, signal`, '5m');
-    const metric = `${options.prefix}_spans`;
-    const { fireAt, fireSteps, resolveAt } = options.timing;
-    return {
-      file: 'pipeline',
-      exprLabels: { [options.by]: options.labels[options.by]!, signal: 'spans' },
-      testEvaluation: '1m',
-      rule: {
-        alert: options.alert,
-        expr: `${summed} > 0`,
-        for: options.for,
-        labels: platform(options.severity, 'pipeline'),
-        annotations: annotations(model, options.alert, options.summary, options.description),
-      },
-      cases: [
-        {
-          name: 'fires',
-          interval: '1m',
-          input: [rate(metric, options.labels, 10, 20)],
-          checks: [{ at: fireAt, firing: true }],
-        },
-        {
-          name: options.silentName,
-          interval: '1m',
-          input: [rate(metric, options.labels, 0, 20)],
-          checks: [{ at: fireAt, firing: false }],
-        },
-        {
-          name: 'resolves',
-          interval: '1m',
-          input: [rate(metric, options.labels, 10, fireSteps, 0)],
-          checks: [
-            { at: fireAt, firing: true },
-            { at: resolveAt, firing: false },
-          ],
-        },
-      ],
-      runbook: { service: undefined, ...options.runbook, steps: collectorSteps(summed) },
-    };
-  };
-  const defs: AlertDefinition[] = [
-    counterAlert({
-      alert: 'CollectorExporterSendFailures',
-      prefix: 'otelcol_exporter_send_failed',
-      by: 'exporter',
-      labels: exporter,
-      for: '5m',
-      severity: 'warning',
-      summary: 'The Collector fails to send telemetry to a backend.',
-      description:
-        'Exporter {{ $labels.exporter }} has failed sends for 5 minutes; data waits in the persistent queue and is retried.',
-      silentName: 'stays silent without failures',
-      timing: { fireAt: '12m', fireSteps: 15, resolveAt: '25m' },
-      runbook: {
-        meaning:
-          'A Collector exporter cannot deliver to its backend (Tempo, Loki or Prometheus). The persistent queue holds the data and retries, so nothing is lost yet.',
-        causes: [
-          'The backend is down or restarting.',
-          'Network or DNS trouble inside the stack.',
-          'The backend rejects data (limits, out-of-order samples).',
-        ],
-        resolution: [
-          'Bring the backend back; the queue drains by itself.',
-          'If the backend rejects data, fix its limits.',
-        ],
-      },
-    }),
-    {
-      file: 'pipeline',
-      exprLabels: { exporter: exporter.exporter },
-      testEvaluation: '1m',
-      rule: {
-        alert: 'CollectorQueueNearlyFull',
-        expr: 'max by (exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity) >= 0.8',
-        for: '5m',
-        labels: platform('critical', 'pipeline'),
-        annotations: annotations(
-          model,
-          'CollectorQueueNearlyFull',
-          'A Collector sending queue is at least 80% full.',
-          'The sending queue of {{ $labels.exporter }} is 80% full or more; when it is full, new data is dropped.',
-        ),
-      },
-      cases: (() => {
-        const size = `otelcol_exporter_queue_size${seriesLabels(exporter)}`;
-        const capacity = `otelcol_exporter_queue_capacity${seriesLabels(exporter)}`;
-        const queueCase = (name: string, values: string, checks: AlertCase['checks']): AlertCase => ({
-          name,
-          interval: '1m',
-          input: [
-            { series: size, values },
-            { series: capacity, values: gauge(1000, 30) },
-          ],
-          checks,
-        });
-        return [
-          queueCase('fires', gauge(850, 20), [{ at: '10m', firing: true }]),
-          queueCase('stays silent just under the threshold', gauge(790, 20), [{ at: '10m', firing: false }]),
-          queueCase('resolves', gauge(850, 12, { value: 100, steps: 10 }), [
-            { at: '10m', firing: true },
-            { at: '15m', firing: false },
-          ]),
-        ];
-      })(),
-      runbook: {
-        service: undefined,
-        meaning: 'An exporter’s sending queue is 80% full: the backend takes data slower than it arrives.',
-        causes: [
-          'The backend is down (see CollectorExporterSendFailures).',
-          'A traffic spike larger than the backend can absorb.',
-        ],
-        steps: collectorSteps('otelcol_exporter_queue_size / otelcol_exporter_queue_capacity'),
-        resolution: [
-          'Restore the backend.',
-          'Raise collector.persistent_queue.queue_size if spikes are normal.',
-        ],
-      },
-    },
-    counterAlert({
-      alert: 'CollectorRefusingData',
-      prefix: 'otelcol_receiver_refused',
-      by: 'receiver',
-      labels: receiver,
-      for: '5m',
-      severity: 'critical',
-      summary: 'The Collector refuses incoming telemetry.',
-      description:
-        'Receiver {{ $labels.receiver }} refuses data, usually because the memory limiter is over its limit; senders retry, and then drop.',
-      silentName: 'stays silent without refusals',
-      timing: { fireAt: '12m', fireSteps: 15, resolveAt: '25m' },
-      runbook: {
-        meaning: `The Collector refuses data: its memory limiter (limit ${Math.floor(model.collector.memoryLimitMib * 0.8)} MiB) is over the limit.`,
-        causes: [
-          'A traffic spike.',
-          'A backend outage filling memory with retries.',
-          `collector.memory_limit_mib (${model.collector.memoryLimitMib}) too small.`,
-        ],
-        resolution: [
-          'Raise collector.memory_limit_mib or scale out (collector.mode: gateway).',
-          'Fix the backend outage.',
-        ],
-      },
-    }),
-    counterAlert({
-      alert: 'CollectorDroppingData',
-      prefix: 'otelcol_exporter_enqueue_failed',
-      by: 'exporter',
-      labels: exporter,
-      for: '1m',
-      severity: 'critical',
-      summary: 'The Collector is dropping telemetry.',
-      description:
-        'Exporter {{ $labels.exporter }} cannot enqueue data because its queue is full: this data is lost.',
-      silentName: 'stays silent without drops',
-      timing: { fireAt: '8m', fireSteps: 10, resolveAt: '20m' },
-      runbook: {
-        meaning: 'Data is being lost: an exporter’s queue is full and new batches are rejected.',
-        causes: ['A long backend outage exhausted the queue.', 'The queue is too small for the traffic.'],
-        resolution: ['Restore the backend first.', 'Raise collector.persistent_queue.queue_size.'],
-      },
-    }),
-  ];
-  return defs;
-}
-
-/** Scrape jobs of the stack; prometheus.ts reads the same list so names match. */
-export const BACKEND_JOBS = [
-  { job: 'otel-collector', target: 'otel-collector:8888', title: 'Collector' },
-  { job: 'prometheus', target: 'localhost:9090', title: 'Prometheus' },
-  { job: 'alertmanager', target: 'alertmanager:9093', title: 'Alertmanager' },
-  { job: 'loki', target: 'loki:3100', title: 'Loki' },
-  { job: 'tempo', target: 'tempo:3200', title: 'Tempo' },
-] as const;
+// Backend health (platform-owned)
 
 function targetDownAlert(
   model: Model,
@@ -1364,7 +1109,7 @@ export function buildCatalogue(model: Model): Catalogue {
       groupName: `slo-${service.name}`,
       recording: service.slos.flatMap((slo) => sloRecording(service, slo)),
       alerts: service.slos.flatMap((slo) =>
-        BURN_WINDOWS.map((window) => burnAlert(model, service, slo, window)),
+        burnWindows(slo.periodMs).map((window) => burnAlert(model, service, slo, window)),
       ),
     });
   }
@@ -1391,5 +1136,6 @@ export function buildCatalogue(model: Model): Catalogue {
     alerts: pipelineAlerts(model),
   });
   files.push({ file: 'targets', groupName: 'targets', recording: [], alerts: targetAlerts(model) });
+  files.push({ file: 'watchdog', groupName: 'watchdog', recording: [], alerts: watchdogAlerts(model) });
   return { files, alerts: files.flatMap((f) => f.alerts) };
 }

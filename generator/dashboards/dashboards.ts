@@ -7,7 +7,9 @@ import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { SPAN_METRICS } from '../conventions.ts';
 import type { Model } from '../model.ts';
-import { REQUEST_KINDS_RE, perSignalRate } from '../alerting/promql.ts';
+import { REQUEST_KINDS_RE, num, perSignalRate } from '../alerting/promql.ts';
+import { REFERENCE_PERIOD_MS, burnWindows } from '../slo.ts';
+import { formatDuration } from '../spec/duration.ts';
 import {
   DATASOURCES,
   dashboardLinks,
@@ -167,11 +169,32 @@ function service(model: Model) {
     );
 }
 
+/**
+ * One burn-rate panel per workbook window pair. Each SLO's windows scale with its period, so the
+ * query joins every SLO's own recording rule; the factor is the same for every period.
+ */
+function burnPanels(model: Model) {
+  const slos = model.services.flatMap((service) =>
+    service.slos.map((s) => ({ service, slo: s, windows: burnWindows(s.periodMs) })),
+  );
+  return burnWindows(REFERENCE_PERIOD_MS).map((reference, index) => {
+    const parts = slos.map(({ service, slo: s, windows }) => {
+      const sel = `${SVC},service_name="${service.name}",slo="${s.name}"`;
+      return `slo:sli_error:ratio_rate${formatDuration(windows[index]!.longMs)}{${sel}} / on (service_name, slo) (1 - slo:objective:ratio{${sel}})`;
+    });
+    const longs = [...new Set(slos.map(({ windows }) => formatDuration(windows[index]!.longMs)))];
+    const scaled =
+      longs.length === 1 && longs[0] === reference.name ? '' : `, scaled per SLO period: ${longs.join(', ')}`;
+    return series(
+      `Burn rate, ${reference.name} window${scaled} (${reference.tier} at ${num(reference.factor)}x)`,
+      'x',
+    ).withTarget(promQuery(parts.length > 0 ? parts.join(' or ') : 'vector(0)', '{{service_name}} {{slo}}'));
+  });
+}
+
 function slo(model: Model) {
   const sel = SVC;
-  const burn = (window: string) =>
-    `slo:sli_error:ratio_rate${window}{${sel}} / on (service_name, slo) (1 - slo:objective:ratio{${sel}})`;
-  return base(
+  let built = base(
     model,
     'slo',
     'SLOs and error budgets',
@@ -194,35 +217,16 @@ function slo(model: Model) {
         .height(6)
         .span(12)
         .withTarget(promQuery(`1 - slo:sli_error:ratio_period{${sel}}`, '{{service_name}} {{slo}}')),
-    )
-    .withPanel(
-      series('Burn rate, 1h window (page at 14.4x)', 'x').withTarget(
-        promQuery(burn('1h'), '{{service_name}} {{slo}}'),
-      ),
-    )
-    .withPanel(
-      series('Burn rate, 6h window (page at 6x)', 'x').withTarget(
-        promQuery(burn('6h'), '{{service_name}} {{slo}}'),
-      ),
-    )
-    .withPanel(
-      series('Burn rate, 1d window (ticket at 3x)', 'x').withTarget(
-        promQuery(burn('1d'), '{{service_name}} {{slo}}'),
-      ),
-    )
-    .withPanel(
-      series('Burn rate, 3d window (ticket at 1x)', 'x').withTarget(
-        promQuery(burn('3d'), '{{service_name}} {{slo}}'),
-      ),
-    )
-    .withPanel(
-      new table.PanelBuilder()
-        .title('SLO alerts firing (click for the runbook)')
-        .height(6)
-        .span(24)
-        .withTarget(promTable('ALERTS{alertstate="firing", alertgroup="slo"}'))
-        .dataLinks([runbookLink(model, 'alertname')]),
     );
+  for (const panel of burnPanels(model)) built = built.withPanel(panel);
+  return built.withPanel(
+    new table.PanelBuilder()
+      .title('SLO alerts firing (click for the runbook)')
+      .height(6)
+      .span(24)
+      .withTarget(promTable('ALERTS{alertstate="firing", alertgroup="slo"}'))
+      .dataLinks([runbookLink(model, 'alertname')]),
+  );
 }
 
 /** Events per second of one resilience counter, per calling service and dependency. */

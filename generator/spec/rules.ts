@@ -1,9 +1,11 @@
 import {
-  BURN_WINDOWS,
-  LONGEST_BURN_WINDOW_MS,
-  burnRateFactor,
+  SCRAPES_PER_WINDOW,
+  burnWindows,
   describeWindow,
+  errorRatioThreshold,
   minimumObjective,
+  minimumPeriodMs,
+  shortestBurnWindowMs,
 } from '../slo.ts';
 import { BACKEND_JOBS, buildCatalogue, type AlertDefinition } from '../alerting/catalogue.ts';
 import { toModel } from '../model.ts';
@@ -217,17 +219,19 @@ export const RULES: readonly Rule[] = [
     name: 'slo-period-covers-burn-windows',
     check: (spec) =>
       spec.services.flatMap((service, s) =>
-        service.slos.flatMap((slo, o) =>
-          ms(slo.period) < LONGEST_BURN_WINDOW_MS
+        service.slos.flatMap((slo, o) => {
+          const scrapeMs = ms(spec.signals.metrics.scrape_interval);
+          const shortest = shortestBurnWindowMs(ms(slo.period));
+          return shortest < SCRAPES_PER_WINDOW * scrapeMs
             ? [
                 {
                   rule: 'slo-period-covers-burn-windows',
                   path: ['services', s, 'slos', o, 'period'],
-                  message: `SLO period ${slo.period} is shorter than the ${formatDuration(LONGEST_BURN_WINDOW_MS)} burn-rate window; use a period of at least ${formatDuration(LONGEST_BURN_WINDOW_MS)}, e.g. 28d or 30d`,
+                  message: `SLO period ${slo.period} scales the shortest burn-rate window to ${formatDuration(shortest)}, less than ${SCRAPES_PER_WINDOW} scrapes of signals.metrics.scrape_interval (${spec.signals.metrics.scrape_interval}); use a period of at least ${formatDuration(minimumPeriodMs(scrapeMs))} or a shorter scrape_interval`,
                 },
               ]
-            : [],
-        ),
+            : [];
+        }),
       ),
   },
   {
@@ -235,14 +239,12 @@ export const RULES: readonly Rule[] = [
     check: (spec) =>
       spec.services.flatMap((service, s) =>
         service.slos.flatMap((slo, o) => {
-          const periodMs = ms(slo.period);
-          if (periodMs < LONGEST_BURN_WINDOW_MS) return [];
           const objective = slo.objective / 100;
-          const dead = BURN_WINDOWS.filter((w) => burnRateFactor(w, periodMs) * (1 - objective) > 1);
+          const dead = burnWindows(ms(slo.period)).filter((w) => errorRatioThreshold(w, objective) > 1);
           if (dead.length === 0) return [];
           const worst = dead[0]!;
-          const factor = burnRateFactor(worst, periodMs);
-          const floor = Math.ceil(minimumObjective(periodMs) * 100_000) / 1000;
+          const factor = worst.factor;
+          const floor = Math.ceil(minimumObjective() * 100_000) / 1000;
           return [
             {
               rule: 'slo-alerts-can-fire',

@@ -16,10 +16,11 @@ export function renderAnnotation(template: string, labels: Record<string, string
   );
 }
 
-function testGroup(definition: AlertDefinition) {
+/** The alert promtool must see when the definition fires: its exact labels and rendered annotations. */
+export function expectedAlerts(definition: AlertDefinition) {
   const { rule } = definition;
   const labels = { ...definition.exprLabels, ...rule.labels };
-  const expected = [
+  return [
     {
       exp_labels: labels,
       exp_annotations: {
@@ -29,6 +30,11 @@ function testGroup(definition: AlertDefinition) {
       },
     },
   ];
+}
+
+function testGroup(definition: AlertDefinition) {
+  const { rule } = definition;
+  const expected = expectedAlerts(definition);
   return definition.cases.map((testCase) => ({
     name: `${rule.alert} ${testCase.name}`,
     interval: testCase.interval,

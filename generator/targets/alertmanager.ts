@@ -1,12 +1,33 @@
+import { WATCHDOG_ALERT, WATCHDOG_RECEIVER } from '../alerting/watchdog.ts';
 import type { Model } from '../model.ts';
 import { formatDuration, parseDuration } from '../spec/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /**
- * Alertmanager routing: by team and severity from the spec, SLO page alerts inhibiting the ticket
- * alerts of the same SLO, critical inhibiting warning within an alert group. Secrets come only
- * from files (the schema rejects inline secrets), mounted next to the config.
+ * Alertmanager routing: the Watchdog to its own receiver, the rest by team and severity from the
+ * spec. Inhibition hides only a lesser alert about the same thing: an SLO's tickets while that
+ * SLO pages, a dependency's warnings while its critical alert fires, an exporter's early warning
+ * once it loses data. Secrets come only from files (the schema rejects inline secrets), mounted
+ * next to the config.
  */
+
+/**
+ * Labels that name "the same thing" per alert group. A label absent on both sides counts as
+ * equal in Alertmanager, so each rule is confined to its group by its matchers.
+ */
+export const INHIBITIONS = [
+  { source: ['tier="page"'], target: ['tier="ticket"'], equal: ['service_name', 'slo'] },
+  {
+    source: ['alertgroup="resilience"', 'severity="critical"'],
+    target: ['alertgroup="resilience"', 'severity="warning"'],
+    equal: ['service_name', 'dependency'],
+  },
+  {
+    source: ['alertgroup="pipeline"', 'severity="critical"'],
+    target: ['alertgroup="pipeline"', 'severity="warning"'],
+    equal: ['job', 'instance', 'exporter'],
+  },
+] as const;
 
 type Receiver = Model['alerting']['receivers'][number];
 
@@ -67,28 +88,34 @@ export function alertmanagerConfig(model: Model) {
       group_wait: formatDuration(parseDuration(alerting.group_wait)!),
       group_interval: formatDuration(parseDuration(alerting.group_interval)!),
       repeat_interval: formatDuration(parseDuration(alerting.repeat_interval)!),
-      routes: alerting.routes.map((route) => ({
-        receiver: route.receiver,
-        matchers: [
-          ...(route.team ? [`team="${route.team}"`] : []),
-          ...(route.severity ? [`severity=~"${route.severity.join('|')}"`] : []),
-        ],
-        ...(route.continue ? { continue: true } : {}),
-      })),
+      routes: [
+        {
+          receiver: WATCHDOG_RECEIVER,
+          matchers: [`alertname="${WATCHDOG_ALERT}"`],
+          group_wait: '0s',
+          group_interval: '1m',
+          repeat_interval: '5m',
+        },
+        ...alerting.routes.map((route) => ({
+          receiver: route.receiver,
+          matchers: [
+            ...(route.team ? [`team="${route.team}"`] : []),
+            ...(route.severity ? [`severity=~"${route.severity.join('|')}"`] : []),
+          ],
+          ...(route.continue ? { continue: true } : {}),
+        })),
+      ],
     },
-    inhibit_rules: [
-      {
-        source_matchers: ['tier="page"'],
-        target_matchers: ['tier="ticket"'],
-        equal: ['service_name', 'slo'],
-      },
-      {
-        source_matchers: ['severity="critical"'],
-        target_matchers: ['severity="warning"'],
-        equal: ['alertgroup', 'service_name'],
-      },
+    inhibit_rules: INHIBITIONS.map((rule) => ({
+      source_matchers: [...rule.source],
+      target_matchers: [...rule.target],
+      equal: [...rule.equal],
+    })),
+    receivers: [
+      ...alerting.receivers.map(receiverConfig),
+      // without a heartbeat receiver of that name, the Watchdog goes nowhere (visible in Alertmanager only)
+      ...(alerting.receivers.some((r) => r.name === WATCHDOG_RECEIVER) ? [] : [{ name: WATCHDOG_RECEIVER }]),
     ],
-    receivers: alerting.receivers.map(receiverConfig),
   };
 }
 

@@ -1,4 +1,4 @@
-import { BACKEND_JOBS } from '../alerting/catalogue.ts';
+import { BACKEND_JOBS, backendTargets } from '../alerting/scrape-jobs.ts';
 import type { Model } from '../model.ts';
 import { formatDuration } from '../spec/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
@@ -55,7 +55,10 @@ export function prometheusConfig(model: Model) {
       alertmanagers: [{ static_configs: [{ targets: ['alertmanager:9093'] }] }],
     },
     scrape_configs: [
-      ...BACKEND_JOBS.map((b) => ({ job_name: b.job, static_configs: [{ targets: [b.target] }] })),
+      ...BACKEND_JOBS.map((b) => ({
+        job_name: b.job,
+        static_configs: [{ targets: backendTargets(model, b) }],
+      })),
       ...appJobs,
     ],
   };

@@ -1,10 +1,12 @@
 import { buildCatalogue, type AlertDefinition } from '../alerting/catalogue.ts';
+import { WATCHDOG_ALERT, WATCHDOG_RECEIVER } from '../alerting/watchdog.ts';
 import type { Model } from '../model.ts';
 import { renderTemplate } from '../templates.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /** Receivers an alert reaches, following the generated route tree (first match unless continue). */
 export function receiversFor(model: Model, labels: Record<string, string>): string[] {
+  if (labels.alertname === WATCHDOG_ALERT) return [WATCHDOG_RECEIVER];
   const reached: string[] = [];
   for (const route of model.alerting.routes) {
     const teamOk = route.team === undefined || route.team === labels.team;
@@ -19,7 +21,7 @@ export function receiversFor(model: Model, labels: Record<string, string>): stri
 
 function runbookContext(model: Model, definition: AlertDefinition) {
   const { rule, runbook } = definition;
-  const labels = { ...definition.exprLabels, ...rule.labels };
+  const labels = { alertname: rule.alert, ...definition.exprLabels, ...rule.labels };
   return {
     alert: rule.alert,
     severity: rule.labels.severity,

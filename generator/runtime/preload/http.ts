@@ -308,7 +308,9 @@ export function instrumentHttp(options: HttpInstrumentation) {
   });
 
   keepIdleTimersOutOfRequests();
-  instrumentHttpClient(tracer, new Set(options.exportUrls.map((url) => new URL(url).pathname)));
+  // a malformed endpoint fails its exports, with a warning; it must not stop the preload here
+  const exportPaths = options.exportUrls.flatMap((url) => (URL.canParse(url) ? [new URL(url).pathname] : []));
+  instrumentHttpClient(tracer, new Set(exportPaths));
   instrumentFetch(tracer);
 }
 

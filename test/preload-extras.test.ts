@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Model } from '../generator/model.ts';
 import { RESILIENCE_METRICS } from '../generator/conventions.ts';
+import { loadSpec } from '../generator/spec/load.ts';
+import { serviceEnvTarget } from '../generator/targets/service-env.ts';
 import { RESILIENCE_METRIC_NAMES } from '../generator/runtime/preload/resilience.ts';
 import { REPO, freePort, tempDir } from './helpers.ts';
 import {
@@ -465,7 +467,11 @@ describe('env file for a service without the preload', () => {
   it('configures a plain OpenTelemetry SDK process, which exports to the endpoint with the service name', async () => {
     const receiver = await startReceiver();
     const dir = await tempDir('env-file-sdk');
-    const envFile = await readFile(path.join(REPO, 'preload', 'fulfilment-worker.env'), 'utf8');
+    // a Go service's file, as a plain SDK reads it (the shop's worker is Python, whose file is the bootstrap's)
+    const { model } = await loadSpec(path.join(REPO, 'examples', 'gateway', 'otelkit.yaml'));
+    const envFile = String(
+      serviceEnvTarget.generate(model).find((file) => file.path === 'preload/reconciler.env')!.content,
+    );
     const fromFile = Object.fromEntries(
       envFile
         .split('\n')
@@ -505,8 +511,8 @@ sdk.shutdown().then(() => process.exit(0));
     expect(traces.length).toBeGreaterThan(0);
     expect(traces[0]!.contentType).toBe('application/x-protobuf');
     // protobuf keeps strings as UTF-8 bytes: the service name and the span name are in the body
-    expect(traces[0]!.text).toContain('fulfilment-worker');
+    expect(traces[0]!.text).toContain('reconciler');
     expect(traces[0]!.text).toContain('process job');
-    expect(traces[0]!.text).toContain('logistics');
+    expect(traces[0]!.text).toContain('finance');
   });
 });

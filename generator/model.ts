@@ -16,6 +16,7 @@ export interface Model {
   runbookBaseUrl: string | undefined;
   collector: CollectorModel;
   versions: Record<Component, string>;
+  kubernetes: ParsedSpec['kubernetes'];
 }
 
 export type Runtime = ParsedSpec['services'][number]['runtime'];
@@ -260,5 +261,6 @@ export function toModel(spec: ParsedSpec): Model {
       ...PINNED,
       ...Object.fromEntries(Object.entries(spec.versions).filter(([, v]) => v !== undefined)),
     },
+    kubernetes: spec.kubernetes,
   };
 }

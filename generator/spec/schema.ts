@@ -380,6 +380,86 @@ const versions = z
   })
   .prefault({});
 
+const QUANTITY_HINT =
+  'write a Kubernetes quantity, e.g. "500m" for CPU, "512Mi" or "10Gi" for memory and storage';
+const quantity = (what: string) =>
+  z
+    .string({ error: `${what} must be a Kubernetes quantity; ${QUANTITY_HINT}` })
+    .regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, {
+      error: (issue) =>
+        `${what} ${JSON.stringify(issue.input)} is not a Kubernetes quantity; ${QUANTITY_HINT}`,
+    })
+    .describe(`${what}, a Kubernetes quantity`);
+const resources = (what: string, cpu: string, memory: string) =>
+  z
+    .strictObject({
+      cpu: quantity(`${what} CPU request`).default(cpu),
+      memory: quantity(`${what} memory request and limit`).default(memory),
+    })
+    .prefault({});
+const image = (what: string, fallback = 'the upstream image at the pinned version') =>
+  z
+    .string()
+    .regex(/^[a-z0-9][A-Za-z0-9._\-/:@]*$/, {
+      error: `${what} must be an image reference; write e.g. "registry.example/otelcol-otelkit:0.159.0"`,
+    })
+    .optional()
+    .describe(`${what} image (default: ${fallback})`);
+
+const kubernetes = z
+  .strictObject({
+    namespace: name('kubernetes.namespace')
+      .default('observability')
+      .describe('namespace of the telemetry stack'),
+    storage_class: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, {
+        error:
+          'kubernetes.storage_class must be a storage class name; use lower-case letters, digits, "-" and "."',
+      })
+      .optional()
+      .describe('storage class of every volume claim (default: the cluster default)'),
+    storage: z
+      .strictObject({
+        prometheus: quantity('Prometheus volume size').default('20Gi'),
+        alertmanager: quantity('Alertmanager volume size').default('1Gi'),
+        loki: quantity('Loki volume size').default('10Gi'),
+        tempo: quantity('Tempo volume size').default('10Gi'),
+        collector_queue: quantity('Collector persistent-queue volume size').default('2Gi'),
+      })
+      .prefault({}),
+    images: z
+      .strictObject({
+        collector: image(
+          'Collector',
+          'otelcol-otelkit at the pinned Collector version, the distribution built from stacks/collector/builder-config.yaml',
+        ),
+        prometheus: image('Prometheus'),
+        alertmanager: image('Alertmanager'),
+        loki: image('Loki'),
+        tempo: image('Tempo'),
+      })
+      .prefault({}),
+    resources: z
+      .strictObject({
+        prometheus: resources('Prometheus', '500m', '2Gi'),
+        alertmanager: resources('Alertmanager', '50m', '128Mi'),
+        loki: resources('Loki', '250m', '1Gi'),
+        tempo: resources('Tempo', '250m', '1Gi'),
+      })
+      .prefault({})
+      .describe('Collector resources follow collector.memory_limit_mib'),
+    app_dir: z
+      .string()
+      .startsWith('/', { error: 'kubernetes.app_dir must be an absolute path; write e.g. "/app"' })
+      .default('/app')
+      .describe(
+        "Node services: the app's directory in its image; the preload is mounted in its preload/ folder, so it resolves otelkit from the app's node_modules",
+      ),
+  })
+  .prefault({})
+  .describe('Kubernetes output (k8s/)');
+
 export const SPEC_VERSION = 1;
 
 export const specSchema = z
@@ -413,6 +493,7 @@ export const specSchema = z
       .optional(),
     collector,
     versions,
+    kubernetes,
   })
   .describe('otelkit observability spec');
 

@@ -81,7 +81,7 @@ describe('Grafana dashboards and provisioning', () => {
       ],
     });
     expect(byUid[DATASOURCES.tempo.uid]).toMatchObject({
-      tracesToLogsV2: { datasourceUid: DATASOURCES.loki.uid, filterByTraceID: true },
+      tracesToLogsV2: { datasourceUid: DATASOURCES.loki.uid, customQuery: true, filterByTraceID: false },
       tracesToMetrics: { datasourceUid: DATASOURCES.prometheus.uid },
       serviceMap: { datasourceUid: DATASOURCES.prometheus.uid },
       nodeGraph: { enabled: true },

@@ -12,6 +12,12 @@ import type { Artifact, Target } from './artifact.ts';
 
 export const GRAFANA_DASHBOARD_DIR = '/var/lib/grafana/dashboards';
 
+/**
+ * Tempo → Loki link. Grafana fills `${__tags}` with the mapped span tags as `label="value"` pairs
+ * and `${__span.traceId}` with the span's trace id; `$$` is the provisioning file's literal `$`.
+ */
+export const TRACES_TO_LOGS_QUERY = '{$${__tags}} | trace_id="$${__span.traceId}"';
+
 export function datasources() {
   const tags = [{ key: 'service.name', value: 'service_name' }];
   return {
@@ -64,7 +70,11 @@ export function datasources() {
           tracesToLogsV2: {
             datasourceUid: DATASOURCES.loki.uid,
             tags,
-            filterByTraceID: true,
+            // Loki keeps an OTLP log's trace_id as structured metadata, not in the line, so the
+            // link filters on it as a label; filterByTraceID's line filter finds nothing there
+            customQuery: true,
+            query: TRACES_TO_LOGS_QUERY,
+            filterByTraceID: false,
             filterBySpanID: false,
             spanStartTimeShift: '-5m',
             spanEndTimeShift: '5m',

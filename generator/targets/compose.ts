@@ -1,3 +1,4 @@
+import { gatewayCollectorNames } from '../alerting/scrape-jobs.ts';
 import { ENDPOINTS } from '../conventions.ts';
 import type { Model } from '../model.ts';
 import { formatDuration } from '../spec/duration.ts';
@@ -6,9 +7,10 @@ import type { Artifact, Target } from './artifact.ts';
 
 /**
  * The local stack. Images are the upstream ones at the pinned versions unless OTELKIT_<NAME>_IMAGE
- * overrides them (the test harness points them at locally built images). Every port binds to
- * 127.0.0.1; configs are mounted read-only from the generated tree; named volumes keep data and
- * the Collector's queue across restarts. No top-level `name:`, which docker-compose 1.29 rejects.
+ * overrides them (the test harness points them at locally built images that behave the same). Every
+ * port binds to 127.0.0.1; configs are mounted read-only from the generated tree; named volumes keep
+ * data and the Collector's queue across restarts. No top-level `name:`, which docker-compose 1.29
+ * rejects.
  */
 
 const TAG_PREFIX: Partial<Record<Component, string>> = { prometheus: 'v', alertmanager: 'v' };
@@ -24,79 +26,119 @@ function image(model: Model, component: Component): string {
 
 const localPort = (port: number, inside = port) => `127.0.0.1:${port}:${inside}`;
 
-function httpHealth(url: string) {
-  return {
-    test: ['CMD-SHELL', `wget -q -O /dev/null ${url} || exit 1`],
-    interval: '5s',
-    timeout: '3s',
-    retries: 30,
-    start_period: '5s',
-  };
+/**
+ * How the upstream images at the pinned versions are built, as far as the compose file depends on it
+ * (their Dockerfiles; scripts/images/ builds local images the same way):
+ * - otel/opentelemetry-collector-contrib: FROM scratch, uid 10001:10001, nothing but the binary and
+ *   CA certificates, so no shell and no HTTP client for a healthcheck, and a volume mounted where the
+ *   image has no directory is created root-owned.
+ * - prom/prometheus, prom/alertmanager: busybox base, user nobody, /prometheus and /alertmanager
+ *   owned by it; promtool and amtool sit next to the servers.
+ * - grafana/loki 3.7: distroless static:nonroot (no shell, no busybox), uid 10001, /loki owned by
+ *   it; the binary checks readiness itself with `-health`.
+ * - grafana/tempo 2.8: distroless static:debug, uid 10001, /var/tempo owned by it; busybox only
+ *   under /busybox, so there is no /bin/sh for a CMD-SHELL healthcheck.
+ * - grafana/grafana: Alpine, uid 472, /var/lib/grafana writable by it.
+ * Named volumes mounted on an image directory start as a copy of it, owner included; that covers
+ * every data volume but the Collector queues.
+ */
+export const COLLECTOR_USER = '10001:10001';
+
+/** Healthchecks run in exec form with a program the image itself ships. */
+function health(test: string[]) {
+  return { test: ['CMD', ...test], interval: '5s', timeout: '3s', retries: 30, start_period: '5s' };
 }
 
+const HEALTHCHECKS = {
+  prometheus: health(['/bin/promtool', 'check', 'ready', '--url=http://127.0.0.1:9090']),
+  alertmanager: health(['/bin/amtool', '--alertmanager.url=http://127.0.0.1:9093', 'cluster', 'show']),
+  loki: health(['/usr/bin/loki', '-health', '-health.url=http://127.0.0.1:3100/ready']),
+  tempo: health(['/busybox/wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:3200/ready']),
+};
+
 const healthy = { condition: 'service_healthy' };
+/** The Collector image has nothing to run a healthcheck with, so dependants only wait for its start. */
+const started = { condition: 'service_started' };
+const completed = { condition: 'service_completed_successfully' };
+
+/**
+ * Docker's name for the host. Engines on Linux resolve it only with this mapping (Docker Desktop
+ * always does); Prometheus scrapes app endpoints there and Alertmanager may send webhooks there.
+ */
+const HOST_GATEWAY = ['host.docker.internal:host-gateway'];
+
+const QUEUE_INIT = 'otelcol-queue-init';
 
 export function composeFile(model: Model) {
   const memoryLimit = model.collector.memoryLimitMib;
-  const collectorVolumes = ['../stacks/collector/config.yaml:/etc/otelcol/config.yaml:ro'];
-  if (model.collector.persistentQueue.enabled) {
-    collectorVolumes.push(`otelcol-queue:${model.collector.persistentQueue.directory}`);
-  }
+  const queue = model.collector.persistentQueue;
+  // Prometheus scrapes each gateway by this name (alerting/scrape-jobs.ts)
+  const gatewayNames = gatewayCollectorNames(model);
+  const queueVolume = (service: string) => `${service.replace('otel-collector', 'otelcol')}-queue`;
+  const queueVolumes = queue.enabled ? ['otel-collector', ...gatewayNames].map(queueVolume) : [];
+  const queueMount = (service: string) =>
+    queue.enabled ? [`${queueVolume(service)}:${queue.directory}`] : [];
+  const backends = { prometheus: healthy, loki: healthy, tempo: healthy };
+  const queueReady = queue.enabled ? { [QUEUE_INIT]: completed } : {};
+  const collector = (service: string, config: string) => ({
+    image: image(model, 'collector'),
+    command: [`--config=/etc/otelcol/${config}`],
+    volumes: [`../stacks/collector/${config}:/etc/otelcol/${config}:ro`, ...queueMount(service)],
+    environment: { GOMEMLIMIT: `${Math.floor(memoryLimit * 0.8)}MiB` },
+    mem_limit: `${memoryLimit}m`,
+  });
   const gateways = Object.fromEntries(
-    model.collector.mode === 'gateway'
-      ? Array.from({ length: model.collector.gatewayReplicas }, (_, i) => [
-          `otel-collector-gateway-${i + 1}`,
-          {
-            image: image(model, 'collector'),
-            command: ['--config=/etc/otelcol/gateway.yaml'],
-            volumes: [
-              '../stacks/collector/gateway.yaml:/etc/otelcol/gateway.yaml:ro',
-              ...(model.collector.persistentQueue.enabled
-                ? [`otelcol-gateway-${i + 1}-queue:${model.collector.persistentQueue.directory}`]
-                : []),
-            ],
-            environment: { GOMEMLIMIT: `${Math.floor(memoryLimit * 0.8)}MiB` },
-            mem_limit: `${memoryLimit}m`,
-            // one DNS name for all gateways: the agents' load-balancing exporter resolves every replica
-            networks: { default: { aliases: [ENDPOINTS.gatewayHost] } },
-            healthcheck: httpHealth(`http://127.0.0.1:${ENDPOINTS.collectorHealth}/`),
-            depends_on: { prometheus: healthy, loki: healthy, tempo: healthy },
-            restart: 'unless-stopped',
-          },
-        ])
-      : [],
+    gatewayNames.map((name) => [
+      name,
+      {
+        ...collector(name, 'gateway.yaml'),
+        // one DNS name for all gateways: the agents' load-balancing exporter resolves every replica
+        networks: { default: { aliases: [ENDPOINTS.gatewayHost] } },
+        depends_on: { ...queueReady, ...backends },
+        restart: 'unless-stopped',
+      },
+    ]),
   );
-  const gatewayNames = Object.keys(gateways);
+  // Docker creates a volume root-owned where the image has no directory; the Collector runs as
+  // COLLECTOR_USER and could not write its queue. The Prometheus image has a chown.
+  const queueInit = queue.enabled
+    ? {
+        [QUEUE_INIT]: {
+          image: image(model, 'prometheus'),
+          user: '0:0',
+          entrypoint: ['chown', '-R', COLLECTOR_USER, ...queueVolumes.map((v) => `/queues/${v}`)],
+          volumes: queueVolumes.map((v) => `${v}:/queues/${v}`),
+          restart: 'no',
+        },
+      }
+    : {};
   return {
     services: {
+      ...queueInit,
       ...gateways,
       'otel-collector': {
-        image: image(model, 'collector'),
-        command: ['--config=/etc/otelcol/config.yaml'],
-        volumes: collectorVolumes,
-        environment: { GOMEMLIMIT: `${Math.floor(memoryLimit * 0.8)}MiB` },
-        mem_limit: `${memoryLimit}m`,
+        ...collector('otel-collector', 'config.yaml'),
         ports: [
           localPort(ENDPOINTS.collectorOtlpGrpc),
           localPort(ENDPOINTS.collectorOtlpHttp),
           localPort(ENDPOINTS.collectorHealth),
           localPort(ENDPOINTS.collectorMetrics),
         ],
-        healthcheck: httpHealth(`http://127.0.0.1:${ENDPOINTS.collectorHealth}/`),
         depends_on: gatewayNames.length
-          ? Object.fromEntries(gatewayNames.map((name) => [name, healthy]))
-          : { prometheus: healthy, loki: healthy, tempo: healthy },
+          ? { ...queueReady, ...Object.fromEntries(gatewayNames.map((name) => [name, started])) }
+          : { ...queueReady, ...backends },
         restart: 'unless-stopped',
       },
       prometheus: {
         image: image(model, 'prometheus'),
+        // no --web.enable-lifecycle: /-/reload and /-/quit would be open to every container on the
+        // network; `kill -s HUP` reloads the config and rules just the same
         command: [
           '--config.file=/etc/prometheus/prometheus.yml',
           '--storage.tsdb.path=/prometheus',
           `--storage.tsdb.retention.time=${formatDuration(model.signals.metrics.retentionMs)}`,
           '--web.enable-otlp-receiver',
           '--web.enable-remote-write-receiver',
-          '--web.enable-lifecycle',
           '--enable-feature=exemplar-storage',
         ],
         // rule_files in prometheus.yml are ../../alerts/*.rules.yml, i.e. /alerts here
@@ -106,7 +148,8 @@ export function composeFile(model: Model) {
           'prometheus-data:/prometheus',
         ],
         ports: [localPort(9090)],
-        healthcheck: httpHealth('http://127.0.0.1:9090/-/ready'),
+        extra_hosts: HOST_GATEWAY,
+        healthcheck: HEALTHCHECKS.prometheus,
         restart: 'unless-stopped',
       },
       alertmanager: {
@@ -122,7 +165,8 @@ export function composeFile(model: Model) {
           'alertmanager-data:/alertmanager',
         ],
         ports: [localPort(9093)],
-        healthcheck: httpHealth('http://127.0.0.1:9093/-/ready'),
+        extra_hosts: HOST_GATEWAY,
+        healthcheck: HEALTHCHECKS.alertmanager,
         restart: 'unless-stopped',
       },
       loki: {
@@ -130,7 +174,7 @@ export function composeFile(model: Model) {
         command: ['-config.file=/etc/loki/loki.yaml'],
         volumes: ['../stacks/loki/loki.yaml:/etc/loki/loki.yaml:ro', 'loki-data:/loki'],
         ports: [localPort(3100)],
-        healthcheck: httpHealth('http://127.0.0.1:3100/ready'),
+        healthcheck: HEALTHCHECKS.loki,
         restart: 'unless-stopped',
       },
       tempo: {
@@ -138,7 +182,7 @@ export function composeFile(model: Model) {
         command: ['-config.file=/etc/tempo/tempo.yaml'],
         volumes: ['../stacks/tempo/tempo.yaml:/etc/tempo/tempo.yaml:ro', 'tempo-data:/var/tempo'],
         ports: [localPort(3200)],
-        healthcheck: httpHealth('http://127.0.0.1:3200/ready'),
+        healthcheck: HEALTHCHECKS.tempo,
         depends_on: { prometheus: healthy },
         restart: 'unless-stopped',
       },
@@ -158,19 +202,12 @@ export function composeFile(model: Model) {
           'grafana-data:/var/lib/grafana',
         ],
         ports: [localPort(3000)],
-        depends_on: { prometheus: healthy, loki: healthy, tempo: healthy, alertmanager: healthy },
+        depends_on: { ...backends, alertmanager: healthy },
         restart: 'unless-stopped',
       },
     },
     volumes: {
-      ...(model.collector.persistentQueue.enabled
-        ? Object.fromEntries(
-            [
-              'otelcol-queue',
-              ...gatewayNames.map((n) => `${n.replace('otel-collector-', 'otelcol-')}-queue`),
-            ].map((v) => [v, {}]),
-          )
-        : {}),
+      ...Object.fromEntries(queueVolumes.map((v) => [v, {}])),
       'prometheus-data': {},
       'alertmanager-data': {},
       'loki-data': {},

@@ -33,7 +33,62 @@ export interface Stack {
   env: Record<string, string | undefined>;
   compose(args: string[]): Promise<string>;
   waitReady(services?: readonly string[], timeoutMs?: number): Promise<void>;
+  /** Until every container of the stack passes its own healthcheck; throws on one that cannot. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
   down(): Promise<void>;
+}
+
+interface ContainerState {
+  service: string;
+  status: string;
+  exitCode: number;
+  health: string;
+  restartPolicy: string;
+  restarts: number;
+}
+
+async function containerStates(project: string): Promise<ContainerState[]> {
+  const ids = (
+    await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])
+  ).stdout
+    .split('\n')
+    .filter(Boolean);
+  if (ids.length === 0) return [];
+  const format =
+    '{{index .Config.Labels "com.docker.compose.service"}}|{{.State.Status}}|{{.State.ExitCode}}|' +
+    '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}|{{.HostConfig.RestartPolicy.Name}}|{{.RestartCount}}';
+  const { stdout } = await execa('docker', ['inspect', '--format', format, ...ids]);
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [service, status, exitCode, health, restartPolicy, restarts] = line.split('|');
+      return {
+        service: service!,
+        status: status!,
+        exitCode: Number(exitCode),
+        health: health!,
+        restartPolicy: restartPolicy!,
+        restarts: Number(restarts),
+      };
+    });
+}
+
+/**
+ * What compose itself would call a good state: a one-shot service exited 0, every other container
+ * running without restarts, and healthy where its image has a healthcheck. Ports answering from the
+ * host is not enough: a healthcheck that cannot run in its image leaves a container unhealthy, and
+ * compose then never starts what depends on it.
+ */
+function stateProblem(c: ContainerState): 'wait' | 'ok' | string {
+  const oneShot = c.restartPolicy === 'no' || c.restartPolicy === '';
+  if (oneShot && c.status === 'exited')
+    return c.exitCode === 0 ? 'ok' : `${c.service} exited with ${c.exitCode}`;
+  if (c.restarts > 0 || c.status === 'restarting') return `${c.service} restarted (${c.status})`;
+  if (c.status === 'exited' || c.status === 'dead') return `${c.service} ${c.status} with ${c.exitCode}`;
+  if (c.health === 'unhealthy') return `${c.service} is unhealthy`;
+  if (c.status !== 'running' || c.health === 'starting') return 'wait';
+  return 'ok';
 }
 
 async function composeCommand(): Promise<string[]> {
@@ -100,6 +155,30 @@ export async function startStack(
         await waitForUrl(url, timeoutMs);
       }
     },
+    async waitHealthy(timeoutMs = 180_000) {
+      progress('  waiting for every container to pass its healthcheck');
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const states = await containerStates(project);
+        const verdicts = states.map((c) => ({ c, verdict: stateProblem(c) }));
+        const bad = verdicts.filter((v) => v.verdict !== 'ok' && v.verdict !== 'wait');
+        if (bad.length > 0) throw new Error(bad.map((v) => v.verdict).join('; '));
+        const waiting = verdicts.filter((v) => v.verdict === 'wait').map((v) => v.c.service);
+        if (states.length > 0 && waiting.length === 0) {
+          const described = states
+            .map(
+              (c) =>
+                `${c.service} ${c.status === 'exited' ? `exited ${c.exitCode}` : c.health === 'none' ? c.status : c.health}`,
+            )
+            .sort();
+          progress(`  all good: ${described.join(', ')}`);
+          return;
+        }
+        if (Date.now() > deadline)
+          throw new Error(`not healthy after ${Math.round(timeoutMs / 1000)}s: ${waiting.join(', ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      }
+    },
     async down() {
       progress(`tearing down ${project}`);
       await compose(['down', '-v', '--remove-orphans', '-t', '5']).catch((error: Error) =>
@@ -113,6 +192,7 @@ export async function startStack(
   try {
     await compose(['up', '-d', '--no-build', ...services]);
     await stack.waitReady();
+    await stack.waitHealthy();
   } catch (error) {
     const logs = await compose(['logs', '--no-color', '--tail', '30']).catch(() => '');
     await stack.down();

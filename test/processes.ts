@@ -7,10 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
 import { dump } from 'js-yaml';
 import { findTool } from '../generator/validate/tools.ts';
 import { PINNED } from '../generator/versions.ts';
-import { freePort, tempDir } from './helpers.ts';
+import { REPO, freePort, tempDir } from './helpers.ts';
 
 const STARTUP_MS = 60_000;
 
@@ -128,7 +129,7 @@ export interface Prometheus extends Proc {
   query(expr: string, time?: number): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
 }
 
-/** Prometheus with the OTLP receiver, the given config (scrape jobs dropped) and rule files. */
+/** Prometheus with the OTLP and remote-write receivers, the given config (scrape jobs dropped) and rule files. */
 export async function startPrometheus(
   config: Json,
   rules: { name: string; content: unknown }[],
@@ -152,6 +153,7 @@ export async function startPrometheus(
       `--storage.tsdb.path=${path.join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--web.enable-otlp-receiver',
+      '--web.enable-remote-write-receiver',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -270,4 +272,43 @@ export async function startSink(binary: string): Promise<Sink> {
         });
     },
   };
+}
+
+export interface Tempo extends Proc {
+  /** host:port of its OTLP/gRPC receiver. */
+  endpoint: string;
+}
+
+/** Tempo on the generated config, on loopback ports, remote-writing its generated metrics to `prometheusUrl`. */
+export async function startTempo(config: Json, prometheusUrl: string): Promise<Tempo> {
+  // the script names Tempo's cache directory after the pseudo-version it builds, not PINNED.tempo,
+  // so ask it (a cached build only prints the path)
+  const built = await execa(path.join(REPO, 'scripts/build-backends.sh'), ['tempo'], { reject: false });
+  const binary = /^tempo=(.+)$/m.exec(built.stdout)?.[1];
+  if (!binary)
+    throw new Error(`no tempo binary (scripts/build-backends.sh tempo):\n${built.stderr.slice(-2000)}`);
+  const dir = await tempDir('tempo');
+  const own = JSON.parse(JSON.stringify(config)) as Json;
+  const grpc = await freePort();
+  own.server = {
+    ...own.server,
+    http_listen_address: '127.0.0.1',
+    http_listen_port: await freePort(),
+    grpc_listen_address: '127.0.0.1',
+    grpc_listen_port: await freePort(),
+  };
+  own.distributor.receivers.otlp.protocols = { grpc: { endpoint: `127.0.0.1:${grpc}` } };
+  own.storage.trace.local.path = `${dir}/traces`;
+  own.storage.trace.wal.path = `${dir}/wal`;
+  own.metrics_generator.storage.path = `${dir}/generator/wal`;
+  own.metrics_generator.storage.remote_write = [
+    { url: `${prometheusUrl}/api/v1/write`, send_exemplars: true },
+  ];
+  own.metrics_generator.traces_storage.path = `${dir}/generator/traces`;
+  own.memberlist = { bind_addr: ['127.0.0.1'], bind_port: await freePort() };
+  const file = path.join(dir, 'tempo.yaml');
+  await writeFile(file, dump(own, { noRefs: true, lineWidth: -1 }));
+  const child = spawn(binary, [`-config.file=${file}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = await watch(child, 'Tempo', /Tempo started/);
+  return { ...proc, endpoint: `127.0.0.1:${grpc}` };
 }

@@ -233,6 +233,10 @@ describe('preload admin endpoint and opossum breakers', () => {
         circuit_breakers: object;
       };
       expect(openDetails.circuit_breakers).toEqual({ payments: 'open' });
+      // the standard's encoding: 0 closed, 1 half-open, 2 open
+      expect((await get(adminPort, '/metrics')).body).toMatch(
+        /circuit_breaker_state\{[^}]*dependency="payments"[^}]*\} 2\n/,
+      );
       expect((await get(appPort, '/pay')).status).toBe(502);
 
       // it recovers: after the reset timeout one trial call half-opens the breaker and closes it

@@ -246,7 +246,11 @@ function burnAlert(model: Model, service: ServiceModel, slo: SloModel, window: B
   const short = formatDuration(window.shortMs);
   const expr = burnExpr(model, service, slo, window);
 
-  const intervalMs = window.tier === 'page' ? 60_000 : 5 * 60_000;
+  // four samples in the short window at least, as the spec rule demands of real scrapes
+  const intervalMs = Math.min(
+    window.tier === 'page' ? 60_000 : 5 * 60_000,
+    Math.floor(window.shortMs / 4 / 1000) * 1000,
+  );
   const interval = formatDuration(intervalMs);
   const fireFor = window.longMs + window.forMs + 4 * intervalMs;
   const fireSteps = stepsFor(fireFor, intervalMs);
@@ -739,9 +743,10 @@ function resilienceAlerts(
       testEvaluation: '1m',
       rule: {
         alert: name,
-        expr: `max by (service_name, dependency) (circuit_breaker_state${sel}) == 1`,
+        // the standard's encoding: 0 closed, 1 half-open, 2 open; an open breaker pages
+        expr: `max by (service_name, dependency) (circuit_breaker_state${sel}) == 2`,
         for: '1m',
-        labels: common(dependency.critical ? 'critical' : 'warning'),
+        labels: common('critical'),
         annotations: annotations(
           model,
           name,
@@ -753,19 +758,19 @@ function resilienceAlerts(
         {
           name: 'fires',
           interval: '1m',
-          input: [{ series, values: gauge(1, 10) }],
+          input: [{ series, values: gauge(2, 10) }],
           checks: [{ at: '5m', firing: true }],
         },
         {
           name: 'stays silent while half-open',
           interval: '1m',
-          input: [{ series, values: gauge(2, 10) }],
+          input: [{ series, values: gauge(1, 10) }],
           checks: [{ at: '5m', firing: false }],
         },
         {
           name: 'resolves when the breaker closes',
           interval: '1m',
-          input: [{ series, values: gauge(1, 6, { value: 0, steps: 6 }) }],
+          input: [{ series, values: gauge(2, 6, { value: 0, steps: 6 }) }],
           checks: [
             { at: '5m', firing: true },
             { at: '9m', firing: false },
@@ -783,6 +788,59 @@ function resilienceAlerts(
         resolution: [`Restore ${dependency.name}.`, 'The breaker closes by itself once probes succeed.'],
       },
     });
+    const halfOpen = `${prefix}CircuitBreakerHalfOpen`;
+    out.push({
+      file: 'resilience',
+      exprLabels: labels,
+      testEvaluation: '1m',
+      rule: {
+        alert: halfOpen,
+        expr: `max by (service_name, dependency) (circuit_breaker_state${sel}) == 1`,
+        for: '1m',
+        labels: common('warning'),
+        annotations: annotations(
+          model,
+          halfOpen,
+          `${service.name}'s circuit breaker for ${dependency.name} is half-open.`,
+          '{{ $labels.service_name }} is probing {{ $labels.dependency }} after its breaker opened; the breaker closes if the probe succeeds and opens again if it fails.',
+        ),
+      },
+      cases: [
+        {
+          name: 'fires',
+          interval: '1m',
+          input: [{ series, values: gauge(1, 10) }],
+          checks: [{ at: '5m', firing: true }],
+        },
+        {
+          name: 'stays silent while open',
+          interval: '1m',
+          input: [{ series, values: gauge(2, 10) }],
+          checks: [{ at: '5m', firing: false }],
+        },
+        {
+          name: 'resolves when the breaker closes',
+          interval: '1m',
+          input: [{ series, values: gauge(1, 6, { value: 0, steps: 6 }) }],
+          checks: [
+            { at: '5m', firing: true },
+            { at: '9m', firing: false },
+          ],
+        },
+      ],
+      runbook: {
+        service,
+        meaning: `${service.name}'s circuit breaker for ${dependency.name} opened and, after ${formatDuration(dependency.circuitBreaker.openDurationMs)}, lets a trial call through; it stays half-open until that call settles.`,
+        causes: [
+          `${dependency.name} is recovering, or failing again.`,
+          'No traffic reaches the breaker, so no trial call settles it.',
+        ],
+        steps: depSteps('circuit_breaker_state'),
+        resolution: [
+          `Check ${dependency.name}: the breaker closes when the trial call succeeds and opens again (paging) when it fails.`,
+        ],
+      },
+    });
   }
   if (dependency.retry) {
     const name = `${prefix}RetrySpike`;
@@ -792,20 +850,21 @@ function resilienceAlerts(
       testEvaluation: '1m',
       rule: {
         alert: name,
-        expr: `sum by (service_name, dependency) (rate(retry_attempts_total${sel}[5m])) > 0.5`,
-        for: '10m',
+        // the standard's threshold: more than 10 retries a second for 5 minutes
+        expr: `sum by (service_name, dependency) (rate(retry_attempts_total${sel}[5m])) > 10`,
+        for: '5m',
         labels: common('warning'),
         annotations: annotations(
           model,
           name,
-          `${service.name} is retrying calls to ${dependency.name} more than once every two seconds.`,
-          '{{ $labels.service_name }} has retried calls to {{ $labels.dependency }} at more than 0.5/s for 10 minutes; retries multiply load on a struggling dependency.',
+          `${service.name} is retrying calls to ${dependency.name} more than 10 times a second.`,
+          '{{ $labels.service_name }} has retried calls to {{ $labels.dependency }} at more than 10/s for 5 minutes; retries multiply load on a struggling dependency.',
         ),
       },
-      cases: rateCases('retry_attempts_total', 60, 27),
+      cases: rateCases('retry_attempts_total', 660, 594),
       runbook: {
         service,
-        meaning: `${service.name} retries calls to ${dependency.name} (up to ${dependency.retry.maxAttempts} attempts) more than 0.5 times a second.`,
+        meaning: `${service.name} retries calls to ${dependency.name} (up to ${dependency.retry.maxAttempts} attempts) more than 10 times a second.`,
         causes: [`${dependency.name} fails intermittently.`, 'Network trouble between the two.'],
         steps: depSteps('retry_attempts_total'),
         resolution: [`Fix ${dependency.name}; consider a circuit breaker to stop retry storms.`],

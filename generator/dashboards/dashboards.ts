@@ -238,6 +238,16 @@ const dependencyRate = (title: string, metric: string) =>
     ),
   );
 
+/** The standard's encoding of `circuit_breaker_state`, shown as green, yellow and red. */
+const BREAKER_STATE_MAPPING: dashboard.ValueMapping = {
+  type: dashboard.MappingType.ValueToText,
+  options: {
+    '0': { text: 'closed', color: 'green', index: 0 },
+    '1': { text: 'half-open', color: 'yellow', index: 1 },
+    '2': { text: 'open', color: 'red', index: 2 },
+  },
+};
+
 function resilience(model: Model) {
   const dep = SVC;
   return base(
@@ -249,9 +259,10 @@ function resilience(model: Model) {
     .withVariable(serviceVariable(true))
     .withPanel(
       new statetimeline.PanelBuilder()
-        .title('Circuit breaker state (0 closed, 1 open, 2 half-open)')
+        .title('Circuit breaker state')
         .height(8)
         .span(24)
+        .mappings([BREAKER_STATE_MAPPING])
         .withTarget(
           promQuery(
             `max by (service_name, dependency) (circuit_breaker_state{${dep}})`,

@@ -11,8 +11,8 @@ import type { Level, LogSink } from './logs.ts';
  */
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
-/** The value `circuit_breaker_state` reports: 0 closed, 1 open, 2 half-open. */
-export const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, open: 1, half_open: 2 };
+/** The value `circuit_breaker_state` reports, as the standard encodes it: 0 closed, 1 half-open, 2 open. */
+export const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
 export const RESILIENCE_METRIC_NAMES = {
   state: 'circuit_breaker_state',
@@ -66,7 +66,7 @@ export function createResilience(meter: Meter, sink: LogSink): Resilience {
   });
   meter
     .createObservableGauge(RESILIENCE_METRIC_NAMES.state, {
-      description: 'Circuit breaker state: 0 closed, 1 open, 2 half-open.',
+      description: 'Circuit breaker state (0=closed, 1=half-open, 2=open).',
     })
     .addCallback((result) => {
       for (const [dependency, state] of states) result.observe(BREAKER_STATE_VALUE[state], { dependency });

@@ -333,11 +333,14 @@ describe.each(LOG_LIBRARIES)('%s output (%s)', (library, module) => {
       environment: 'test',
       request_id: 'log-req-1',
       frontend: 'web',
+      // the standard's structured fields: `event` is the message, `source` the known frontend
+      event: order.message,
+      source: 'web',
       orderId: '42',
       password: '[REDACTED]',
     });
     expect(String(order.timestamp)).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
-    expect(lines.find((l) => String(l.message).startsWith('slow order'))).toMatchObject({ level: 'warn' });
+    expect(lines.find((l) => String(l.message).startsWith('slow order'))).toMatchObject({ level: 'warning' });
     // the library's level drops debug records, except for the request with a valid debug token
     const debugLines = lines.filter((l) => String(l.message).startsWith('debug detail'));
     expect(debugLines).toEqual([

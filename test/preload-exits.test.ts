@@ -218,6 +218,8 @@ describe.each([
       })
       .find((line) => line.logger === 'otelkit.exceptions');
     expect(record).toMatchObject({
+      // the standard's level for a failure that ends the process, as the Python bootstrap logs it
+      level: 'critical',
       message: 'uncaught exception: sync boom in a plain handler',
       request_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),

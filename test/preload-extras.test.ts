@@ -306,10 +306,10 @@ describe('preload admin endpoint and opossum breakers', () => {
       });
     expect(events).toEqual(
       expect.arrayContaining([
-        'ERROR circuit_open payments',
-        'WARN circuit_half_open payments',
-        'INFO circuit_closed payments',
-        'WARN circuit_rejected payments',
+        'ERROR circuit_breaker_opened payments',
+        'WARNING circuit_breaker_half_open payments',
+        'INFO circuit_breaker_closed payments',
+        'WARNING circuit_breaker_rejected payments',
       ]),
     );
   });

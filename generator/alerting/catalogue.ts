@@ -932,69 +932,88 @@ function resilienceAlerts(
         resolution: [`Restore ${dependency.name}'s latency or raise max_concurrent with care.`],
       },
     });
-    const saturated = `${prefix}PoolSaturated`;
-    const active = `executor_active_workers${seriesLabels(labels)}`;
-    const max = `executor_max_workers${seriesLabels(labels)}`;
-    const maxWorkers = dependency.bulkhead.maxConcurrent;
-    const activeAt = (fraction: number) => Math.floor(maxWorkers * fraction);
-    out.push({
-      file: 'resilience',
-      exprLabels: labels,
-      testEvaluation: '1m',
-      rule: {
-        alert: saturated,
-        expr: `max by (service_name, dependency) (executor_active_workers${sel}) / max by (service_name, dependency) (executor_max_workers${sel}) >= 0.9`,
-        for: '10m',
-        labels: common('warning'),
-        annotations: annotations(
-          model,
-          saturated,
-          `${service.name}'s worker pool for ${dependency.name} is at least 90% busy.`,
-          '{{ $labels.service_name }} has kept 90% or more of its {{ $labels.dependency }} workers busy for 10 minutes; the next spike will be rejected.',
-        ),
-      },
-      cases: [
-        {
-          name: 'fires',
-          interval: '1m',
-          input: [
-            { series: active, values: gauge(maxWorkers, 20) },
-            { series: max, values: gauge(maxWorkers, 20) },
-          ],
-          checks: [{ at: '15m', firing: true }],
-        },
-        {
-          name: 'stays silent just under the threshold',
-          interval: '1m',
-          input: [
-            { series: active, values: gauge(Math.min(activeAt(0.9), Math.ceil(maxWorkers * 0.9) - 1), 20) },
-            { series: max, values: gauge(maxWorkers, 20) },
-          ],
-          checks: [{ at: '15m', firing: false }],
-        },
-        {
-          name: 'resolves',
-          interval: '1m',
-          input: [
-            { series: active, values: gauge(maxWorkers, 16, { value: 0, steps: 10 }) },
-            { series: max, values: gauge(maxWorkers, 26) },
-          ],
-          checks: [
-            { at: '15m', firing: true },
-            { at: '20m', firing: false },
-          ],
-        },
-      ],
-      runbook: {
-        service,
-        meaning: `${service.name} uses 90% or more of the ${maxWorkers} workers allowed for ${dependency.name}.`,
-        causes: [`${dependency.name} slowed down.`, 'Traffic grew.'],
-        steps: depSteps('executor_active_workers'),
-        resolution: ['Scale out, or restore the dependency’s latency.'],
-      },
-    });
   }
   return out;
+}
+
+/**
+ * A service's worker pools, by the standard's `pool_type` label (executor_* carry no dependency):
+ * its ExecutorPoolSaturation, busy workers above 90% of capacity for 5 minutes. For services whose
+ * spec bounds concurrency (a bulkhead), the ones that run pools worth watching.
+ */
+function poolSaturatedAlert(model: Model, service: ServiceModel): AlertDefinition {
+  const name = `${pascal(service.name)}PoolSaturated`;
+  const labels = { service_name: service.name, pool_type: 'thread' };
+  const sel = selector({ service_name: service.name });
+  const active = `executor_active_workers${seriesLabels(labels)}`;
+  const max = `executor_max_workers${seriesLabels(labels)}`;
+  const capacity = 10;
+  return {
+    file: 'resilience',
+    exprLabels: labels,
+    testEvaluation: '1m',
+    rule: {
+      alert: name,
+      expr: `max by (service_name, pool_type) (executor_active_workers${sel}) / max by (service_name, pool_type) (executor_max_workers${sel}) > 0.9`,
+      for: '5m',
+      labels: { severity: 'warning', team: service.team, alertgroup: 'resilience' },
+      annotations: annotations(
+        model,
+        name,
+        `${service.name}'s {{ $labels.pool_type }} pool is more than 90% busy.`,
+        '{{ $labels.service_name }} has kept more than 90% of its {{ $labels.pool_type }} pool workers busy for 5 minutes; tasks queue and the next spike waits.',
+      ),
+    },
+    cases: [
+      {
+        name: 'fires',
+        interval: '1m',
+        input: [
+          { series: active, values: gauge(capacity, 20) },
+          { series: max, values: gauge(capacity, 20) },
+        ],
+        checks: [{ at: '10m', firing: true }],
+      },
+      {
+        name: 'stays silent at the threshold',
+        interval: '1m',
+        input: [
+          { series: active, values: gauge(capacity * 0.9, 20) },
+          { series: max, values: gauge(capacity, 20) },
+        ],
+        checks: [{ at: '10m', firing: false }],
+      },
+      {
+        name: 'resolves',
+        interval: '1m',
+        input: [
+          { series: active, values: gauge(capacity, 10, { value: 0, steps: 16 }) },
+          { series: max, values: gauge(capacity, 26) },
+        ],
+        checks: [
+          { at: '9m', firing: true },
+          { at: '13m', firing: false },
+        ],
+      },
+    ],
+    runbook: {
+      service,
+      meaning: `More than 90% of the workers of one of ${service.name}'s pools (\`pool_type\`: thread or process) have been busy for 5 minutes.`,
+      causes: [
+        'A blocking call got slower (a dependency, the disk, a lock).',
+        'Traffic grew beyond the pool size.',
+      ],
+      steps: [
+        {
+          text: 'Busy, maximum and pending workers per pool:',
+          language: 'promql',
+          code: `executor_active_workers${sel} or executor_max_workers${sel} or executor_pending_tasks${sel}`,
+        },
+        ...commonServiceSteps(service).slice(1),
+      ],
+      resolution: ['Fix the slow blocking call, or raise the pool size with care.'],
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1183,9 +1202,12 @@ export function buildCatalogue(model: Model): Catalogue {
       telemetryMissingAlert(model, service),
     ]),
   });
-  const resilience = model.services.flatMap((service) =>
-    service.dependencies.flatMap((dependency) => resilienceAlerts(model, service, dependency)),
-  );
+  const resilience = model.services.flatMap((service) => [
+    ...service.dependencies.flatMap((dependency) => resilienceAlerts(model, service, dependency)),
+    ...(service.dependencies.some((dependency) => dependency.bulkhead)
+      ? [poolSaturatedAlert(model, service)]
+      : []),
+  ]);
   if (resilience.length > 0)
     files.push({ file: 'resilience', groupName: 'resilience', recording: [], alerts: resilience });
   files.push({

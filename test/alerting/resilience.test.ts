@@ -44,6 +44,25 @@ describe.each(['shop', 'gateway'])('resilience alerts of examples/%s', (name) =>
     }
   });
 
+  it('watches worker pools by the standard’s pool_type, one alert per service, at > 0.9 for 5m', async () => {
+    const model = await example(name);
+    const { alerts } = buildCatalogue(model);
+    const pools = alerts.filter((a) => a.rule.expr.includes('executor_active_workers'));
+    const services = model.services.filter((s) => s.dependencies.some((d) => d.bulkhead));
+    expect(pools.map((a) => a.rule.alert).sort()).toEqual(
+      services
+        .map((s) => `${s.name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase())}PoolSaturated`)
+        .sort(),
+    );
+    for (const alert of pools) {
+      expect(alert.rule.expr).toMatch(
+        /^max by \(service_name, pool_type\) \(executor_active_workers\{[^}]*\}\) \/ max by \(service_name, pool_type\) \(executor_max_workers\{[^}]*\}\) > 0\.9$/,
+      );
+      expect(alert.rule.expr).not.toContain('dependency');
+      expect(alert.rule.for).toBe('5m');
+    }
+  });
+
   it('fires the retry alert above the standard’s 10 retries a second for 5 minutes', async () => {
     const { alerts } = buildCatalogue(await example(name));
     const retry = alerts.filter((a) => a.rule.expr.includes('retry_attempts_total'));

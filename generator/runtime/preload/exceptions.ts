@@ -60,8 +60,9 @@ export function captureExceptions({ sink, counter, flush, dying: stopServing }: 
         });
       }
       const message = error instanceof Error ? error.message : inspect(error);
+      // an uncaught exception ends the process: the standard's critical, as the Python bootstrap logs it
       sink.write(
-        'error',
+        origin === 'uncaught_exception' ? 'critical' : 'error',
         'otelkit.exceptions',
         `${origin === 'uncaught_exception' ? 'uncaught exception' : 'unhandled rejection'}: ${message}`,
         {

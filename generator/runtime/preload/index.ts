@@ -35,15 +35,17 @@ import {
   createResilience,
   opossumInstrumentation,
   type BreakerState,
+  type ExecutorFigures,
   type Resilience,
   type ResilienceDetails,
+  type RetryOutcome,
 } from './resilience.ts';
 
 export { mintDebugToken, verifyDebugToken, MAX_DEBUG_TOKEN_TTL_MS, DEBUG_SECRET_ENV } from './debug-token.ts';
 export { createPathNormaliser } from './routes.ts';
 export { createRedactor, re2ToRegExp, REDACTED } from './redact.ts';
 export type { PreloadSettings, AdminSettings } from './settings.ts';
-export type { BreakerState, ResilienceDetails } from './resilience.ts';
+export type { BreakerState, ExecutorFigures, ResilienceDetails, RetryOutcome } from './resilience.ts';
 
 let resilience: Resilience | undefined;
 
@@ -54,6 +56,17 @@ let resilience: Resilience | undefined;
  */
 export const recordRetry = (dependency: string, details?: ResilienceDetails) =>
   resilience?.recordRetry(dependency, details);
+export const recordRetryOutcome = (dependency: string, outcome: RetryOutcome, details?: ResilienceDetails) =>
+  resilience?.recordRetryOutcome(dependency, outcome, details);
+export const recordRetryExhausted = (dependency: string, details?: ResilienceDetails) =>
+  resilience?.recordRetryExhausted(dependency, details);
+export const recordBulkheadContention = (dependency: string, details?: ResilienceDetails) =>
+  resilience?.recordBulkheadContention(dependency, details);
+/** A worker pool's figures (`executor_*{pool_type}`): worker_threads pools, child-process pools. */
+export const recordExecutor = (poolType: string, figures: ExecutorFigures) =>
+  resilience?.recordExecutor(poolType, figures);
+export const recordSemaphore = (dependency: string, available: number) =>
+  resilience?.recordSemaphore(dependency, available);
 export const recordTimeout = (dependency: string, details?: ResilienceDetails) =>
   resilience?.recordTimeout(dependency, details);
 export const recordBulkheadRejection = (dependency: string, details?: ResilienceDetails) =>

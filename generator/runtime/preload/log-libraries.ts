@@ -1,5 +1,5 @@
 import { isEsmNamespace, loadInstrumentationApi } from './instrumentation-api.ts';
-import { printTo, type Level, type LogSink } from './logs.ts';
+import { printTo, toStderr, type Level, type LogSink } from './logs.ts';
 
 /**
  * pino and winston output becomes the same JSON lines as console output, and each record is
@@ -15,13 +15,13 @@ const PINO_LEVELS: Record<string, Level> = {
   trace: 'debug',
   debug: 'debug',
   info: 'info',
-  warn: 'warn',
+  warn: 'warning',
   error: 'error',
-  fatal: 'error',
+  fatal: 'critical',
 };
 const WINSTON_LEVELS: Record<string, Level> = {
   error: 'error',
-  warn: 'warn',
+  warn: 'warning',
   info: 'info',
   http: 'info',
   verbose: 'debug',
@@ -85,7 +85,7 @@ export function pinoDestination(sink: LogSink, labels: Record<number, string>, m
         String(record[messageKey] ?? ''),
         any ? fields : undefined,
       );
-      printTo(level === 'warn' || level === 'error' ? process.stderr : process.stdout)(`${text}\n`);
+      printTo(toStderr(level) ? process.stderr : process.stdout)(`${text}\n`);
     },
   };
 }

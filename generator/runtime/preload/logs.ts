@@ -17,14 +17,21 @@ import {
  * the line is for humans and container logs, the OTLP record is the one the pipeline stores).
  */
 
-export type Level = 'debug' | 'info' | 'warn' | 'error';
-const RANK: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+/** The standard's levels, spelled as its structured-field table and jq filters spell them. */
+export type Level = 'debug' | 'info' | 'warning' | 'error' | 'critical';
+const RANK: Record<Level, number> = { debug: 0, info: 1, warning: 2, error: 3, critical: 4 };
 const SEVERITY: Record<Level, SeverityNumber> = {
   debug: SeverityNumber.DEBUG,
   info: SeverityNumber.INFO,
-  warn: SeverityNumber.WARN,
+  warning: SeverityNumber.WARN,
   error: SeverityNumber.ERROR,
+  critical: SeverityNumber.FATAL,
 };
+/** Warnings and worse go to stderr, as bare Node's console.warn and console.error do. */
+export const toStderr = (level: Level) => RANK[level] >= RANK.warning;
+/** The spec's `warn` is the standard's `warning`. */
+const levelOf = (level: string): Level | undefined =>
+  level === 'warn' ? 'warning' : level in RANK ? (level as Level) : undefined;
 
 export interface LogSink {
   write(
@@ -72,7 +79,7 @@ export function printTo(stream: NodeJS.WriteStream): (text: string) => void {
 const requestState = (active: Context) => active.getValue(REQUEST_STATE) as RequestState | undefined;
 
 export function createLogSink(settings: PreloadSettings, otelLogger: Logger, redactor: Redactor): LogSink {
-  const threshold = RANK[settings.logLevel] ?? RANK.info;
+  const threshold = RANK[levelOf(settings.logLevel) ?? 'info'];
   const stdout = printTo(process.stdout);
   const stderr = printTo(process.stderr);
   const record = (
@@ -87,11 +94,19 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
     const spanContext = trace.getSpanContext(active);
     const message = redactor.text(rawMessage);
     const extra = fields ? (redactor.data(fields) as Record<string, unknown>) : undefined;
+    // the standard's `source`: in HTTP context the frontend that sent the request, when it is known
+    const source =
+      state && state.frontend !== UNKNOWN_FRONTEND && extra?.source === undefined
+        ? state.frontend
+        : undefined;
     const line = {
       timestamp: new Date().toISOString(),
       level,
       logger,
       message,
+      // the standard's name for the message (structlog's); `message` stays for Loki and humans
+      event: message,
+      ...(source !== undefined ? { source } : {}),
       service: settings.service,
       environment: settings.environment,
       [REQUEST_ID_ATTRIBUTE]: state?.requestId,
@@ -110,7 +125,8 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
         'logger.name': logger,
         [LOG_CLASS_ATTRIBUTE]: state?.debug && level === 'debug' ? 'debug' : logClass,
         ...(state ? { [REQUEST_ID_ATTRIBUTE]: state.requestId, [FRONTEND_ATTRIBUTE]: state.frontend } : {}),
-        ...(extra as Record<string, string>),
+        ...(source !== undefined ? { source } : {}),
+        ...definedOnly(extra),
       },
     });
     return stringifyLine(line, extra);
@@ -123,7 +139,7 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
       // nothing is formatted, redacted or allocated
       if (RANK[level] < threshold && !(state?.debug && level === 'debug')) return;
       const line = record(level, logger, rawMessage, fields, logClass, active, state);
-      (level === 'warn' || level === 'error' ? stderr : stdout)(`${line}\n`);
+      (toStderr(level) ? stderr : stdout)(`${line}\n`);
     },
     format(level, logger, rawMessage, fields) {
       const active: Context = context.active();
@@ -134,6 +150,15 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
       return requestState(context.active())?.debug === true;
     },
   };
+}
+
+/** OTLP attributes have no null: the JSON line keeps `attempt: null`, the record leaves it out. */
+function definedOnly(extra: Record<string, unknown> | undefined) {
+  if (!extra) return undefined;
+  const out: Record<string, string> = {};
+  for (const key in extra)
+    if (extra[key] !== null && extra[key] !== undefined) out[key] = extra[key] as string;
+  return out;
 }
 
 /**
@@ -173,7 +198,7 @@ export function captureConsole(sink: LogSink, redactor: Redactor) {
     ['log', 'info'],
     ['info', 'info'],
     ['debug', 'debug'],
-    ['warn', 'warn'],
+    ['warn', 'warning'],
     ['error', 'error'],
   ];
   for (const [method, level] of methods) {

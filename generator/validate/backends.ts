@@ -45,5 +45,5 @@ export const tempoCheck = configCheck({
   tool: 'tempo',
   version: PINNED.tempo,
   file: 'stacks/tempo/tempo.yaml',
-  args: (file) => [`-config.file=${file}`, '-config.verify'],
+  args: (file) => [`-config.file=${file}`, '-config.verify=true'],
 });

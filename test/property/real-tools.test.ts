@@ -25,6 +25,15 @@ import { checkOutputs, type Binaries, type Output } from './tools.ts';
  */
 
 const CASES = Number(process.env.OTELKIT_PROPERTY_CASES ?? 200);
+/**
+ * promtool's unit tests of one spec take seconds to minutes (long SLO periods mean long input
+ * series), and otelcol, loki and tempo read one config per run: in CI they see a share of the
+ * cases, the nightly script gives them all.
+ */
+const LIMITS = {
+  unitTests: Number(process.env.OTELKIT_PROPERTY_UNIT_TESTS ?? 2),
+  perFileChecks: Number(process.env.OTELKIT_PROPERTY_PER_FILE_CHECKS ?? 100),
+};
 const SEED = Number(process.env.OTELKIT_PROPERTY_SEED ?? 20261201);
 const FIXTURES = path.join(REPO, 'test/fixtures/property');
 const COLD_BUILD_TIMEOUT = 45 * 60_000;
@@ -132,7 +141,7 @@ describe('generated specs against the real tools', () => {
             line: expect.stringMatching(/^case-\d+\.yaml:[1-9]\d*:[1-9]\d*: [^\n]+; [^\n]+$/),
           });
       }
-      const { failures, checked } = await checkOutputs(outputs, binaries);
+      const { failures, checked } = await checkOutputs(outputs, binaries, LIMITS);
       const report = {
         seed: SEED,
         cases: CASES,
@@ -155,14 +164,23 @@ describe('generated specs against the real tools', () => {
     COLD_BUILD_TIMEOUT,
   );
 
-  it('every spec a run once found failing (test/fixtures/property) now passes every tool', async () => {
-    const names = (await readdir(FIXTURES)).filter((f) => f.endsWith('.yaml')).sort();
-    expect(names.length).toBeGreaterThan(0);
-    const { outputs, rejected } = await renderCases(
-      names.map((n) => ({ id: n, file: path.join(FIXTURES, n) })),
-    );
-    expect(rejected).toEqual([]);
-    const { failures } = await checkOutputs(outputs, binaries);
-    expect(failures).toEqual([]);
-  });
+  it(
+    'every spec a run once found failing (test/fixtures/property) now passes every tool',
+    async () => {
+      const names = (await readdir(FIXTURES)).filter((f) => f.endsWith('.yaml')).sort();
+      expect(names.length).toBeGreaterThan(0);
+      const { outputs, rejected } = await renderCases(
+        names.map((n) => ({ id: n, file: path.join(FIXTURES, n) })),
+      );
+      expect(rejected).toEqual([]);
+      // the fixtures' unit-test findings are all about SLO alerts: their files only, to keep it short
+      const { failures } = await checkOutputs(outputs, binaries, {
+        unitTests: Infinity,
+        perFileChecks: Infinity,
+        unitTestFiles: /^alerts\/tests\/slo-/,
+      });
+      expect(failures).toEqual([]);
+    },
+    COLD_BUILD_TIMEOUT,
+  );
 });

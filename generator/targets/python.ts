@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HEALTH_ROUTES } from '../conventions.ts';
 import type { Model, ServiceModel } from '../model.ts';
 import type { Artifact, Target } from './artifact.ts';
 
@@ -11,23 +12,11 @@ import type { Artifact, Target } from './artifact.ts';
  * `opentelemetry-instrument` finds the bootstrap's entry points and the bootstrap its settings.
  */
 
+/** The health routes the bootstrap leaves untraced: the one list, shared with the Node preload. */
+export { HEALTH_ROUTES };
+
 /** Where the bootstrap lands in the output; the env file's PYTHONPATH names it. */
 export const PYTHON_DIR = 'preload/python';
-
-/**
- * Paths of the app's own health and scrape endpoints, left untraced (the standard: "do not trace health
- * check endpoints, the Prometheus /metrics scrape endpoint") so they count in no RED metric either.
- */
-export const HEALTH_ROUTES = [
-  '/health',
-  '/health/live',
-  '/health/ready',
-  '/health/detailed',
-  '/healthz',
-  '/livez',
-  '/readyz',
-  '/metrics',
-] as const;
 
 /** Longer X-Request-ID values are replaced by a generated one, as in the Node preload. */
 export const REQUEST_ID_MAX_LENGTH = 128;

@@ -1,5 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -103,6 +105,12 @@ const steps = {
     otelkit.recordExecutor('thread', { active: 3, max: 4, pending: 7 });
     otelkit.recordSemaphore('orders-db', 2);
   },
+  call: async () => {
+    await new Promise((resolve, reject) => http.get(process.env.DOWNSTREAM + '/http', (res) => { res.resume(); res.on('end', resolve); }).on('error', reject));
+    await (await fetch(process.env.DOWNSTREAM + '/fetch')).text();
+    await (await fetch(process.env.DOWNSTREAM + '/own', { headers: { 'x-request-id': 'set-by-the-app' } })).text();
+  },
+  healthz: async () => {},
   log: async () => { console.debug('a debug line'); console.log('an info line'); console.warn('a warning line'); console.error('an error line'); },
 };
 http.createServer((req, res) => {
@@ -152,8 +160,16 @@ describe('the standard, row by row: the Node preload', () => {
   const statePoints = () =>
     receiver.metricPoints('circuit_breaker_state').map((p) => Number(p.asInt ?? p.asDouble));
 
+  const downstreamSaw = new Map<string, unknown>();
+  let downstream: http.Server;
+
   beforeAll(async () => {
     receiver = await startReceiver();
+    downstream = http.createServer((request, response) => {
+      downstreamSaw.set(request.url ?? '', request.headers['x-request-id']);
+      response.end('{}');
+    });
+    await new Promise<void>((resolve) => downstream.listen(0, '127.0.0.1', resolve));
     const dir = await appDirectory('conformance-node', ['opossum']);
     await writeFile(path.join(dir, 'app.cjs'), APP);
     const preload = await writePreload(dir, testModel('commonjs'), 'commonjs');
@@ -165,6 +181,7 @@ describe('the standard, row by row: the Node preload', () => {
         OTEL_METRIC_EXPORT_INTERVAL: '100',
         OTEL_BLRP_SCHEDULE_DELAY: '100',
         OTEL_BSP_SCHEDULE_DELAY: '100',
+        DOWNSTREAM: `http://127.0.0.1:${(downstream.address() as AddressInfo).port}`,
       },
     );
     // each breaker state is held until an export has reported it
@@ -183,12 +200,17 @@ describe('the standard, row by row: the Node preload', () => {
     apiResponse = (
       await app.request('/api', { 'x-request-id': 'conformance-1', 'x-frontend-id': SOURCE_FROM_FRONTEND })
     ).headers;
+    await app.request('/call', { 'x-request-id': 'conformance-call' });
+    await app.request('/healthz', { 'x-request-id': 'conformance-health' });
     await app.request('/log', { 'x-request-id': 'conformance-2', 'x-frontend-id': SOURCE_FROM_FRONTEND });
     await new Promise((resolve) => setTimeout(resolve, 300));
     await app.stop();
     out = lines(app);
   }, 60_000);
-  afterAll(async () => receiver?.close());
+  afterAll(async () => {
+    downstream?.close();
+    await receiver?.close();
+  });
 
   it.each(EVENT_TYPES)('logs %s at %s, in the JSON line and the OTLP record', (event, level) => {
     const line = out.find((l) => l.resilience_event === event);
@@ -271,6 +293,25 @@ describe('the standard, row by row: the Node preload', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(`${out.length} log lines conform\n`);
     expect('code' in result ? result.code : 0).toBe(0);
+  });
+
+  it('propagates X-Request-ID to downstream calls (http and fetch), keeping one the app set', () => {
+    expect(Object.fromEntries(downstreamSaw)).toEqual({
+      '/http': 'conformance-call',
+      '/fetch': 'conformance-call',
+      '/own': 'set-by-the-app',
+    });
+  });
+
+  it('leaves the app’s health route untraced and out of the RED metrics', () => {
+    const paths = receiver.spans().map((span) => (span.attributes as Record<string, unknown>)['url.path']);
+    expect(paths).toContain('/call');
+    expect(paths).not.toContain('/healthz');
+    const routes = receiver
+      .metricPoints('http.server.request.duration')
+      .map((p) => (p.attributes as Record<string, unknown>)['http.route']);
+    expect(routes).toContain('/call');
+    expect(routes).not.toContain('/healthz');
   });
 
   it.each(HEADERS)('handles %s (%s) on the response', (header, direction) => {

@@ -15,9 +15,16 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
+import { HEALTH_ROUTES } from '../../conventions.ts';
 import { ADMIN_SERVER } from './admin.ts';
 import { DeferredServerSpan, type LeanTracer } from './tracer.ts';
-import { RequestContext, THROWN_IN, type EnterableContextManager, type RequestState } from './context.ts';
+import {
+  REQUEST_STATE,
+  RequestContext,
+  THROWN_IN,
+  type EnterableContextManager,
+  type RequestState,
+} from './context.ts';
 import { DEBUG_SECRET_ENV, DEBUG_TOKEN_HEADER, verifyDebugToken } from './debug-token.ts';
 import type { DurationHistogram } from './histogram.ts';
 import { createPathNormaliser, createRouteLabeller } from './routes.ts';
@@ -170,6 +177,8 @@ export function instrumentHttp(options: HttpInstrumentation) {
   }) => {
     // probes on the admin endpoint are not the app's traffic
     if (server && (server as Record<symbol, unknown>)[ADMIN_SERVER]) return;
+    // nor are the app's own health and scrape endpoints: untraced, in no RED metric
+    if (isHealthRoute(request.url)) return;
     const headers = request.headers;
     const startedAt = performance.now();
     const given = headers['x-request-id'];
@@ -331,6 +340,12 @@ function keepIdleTimersOutOfRequests() {
   } as typeof setTimeout;
 }
 
+const healthRoutes: ReadonlySet<string> = new Set(HEALTH_ROUTES);
+const isHealthRoute = (url = '/') => {
+  const query = url.indexOf('?');
+  return healthRoutes.has(query === -1 ? url : url.slice(0, query));
+};
+
 const clientSpans = new WeakMap<object, Span>();
 
 function startClientSpan(
@@ -358,6 +373,12 @@ function startClientSpan(
   return span;
 }
 
+/** The standard: the request's X-Request-ID is propagated to all downstream calls (unless the app set its own). */
+function forwardRequestId(inject: (name: string, value: string) => void, has: () => boolean) {
+  const state = context.active().getValue(REQUEST_STATE) as RequestState | undefined;
+  if (state && !has()) inject('x-request-id', state.requestId);
+}
+
 function endClientSpan(span: Span | undefined, status: number | undefined, error?: unknown) {
   if (!span) return;
   if (status !== undefined) span.setAttribute('http.response.status_code', status);
@@ -382,9 +403,9 @@ function instrumentHttpClient(tracer: Tracer, exportPaths: ReadonlySet<string>) 
       return;
     }
     const url = `${request.protocol}//${request.host}${request.path}`;
-    const span = startClientSpan(tracer, request.method, url, (name, value) =>
-      request.setHeader(name, value),
-    );
+    const set = (name: string, value: string) => request.setHeader(name, value);
+    forwardRequestId(set, () => request.hasHeader('x-request-id'));
+    const span = startClientSpan(tracer, request.method, url, set);
     if (span) clientSpans.set(request, span);
   });
   diagnostics.subscribe('http.client.response.finish', (message) => {
@@ -404,10 +425,16 @@ function instrumentFetch(tracer: Tracer) {
     method: string;
     origin: string;
     path: string;
+    headers?: unknown;
     addHeader(name: string, value: string): void;
   };
   diagnostics.subscribe('undici:request:create', (message) => {
     const { request } = message as { request: UndiciRequest };
+    forwardRequestId(
+      (name, value) => request.addHeader(name, value),
+      // undici keeps headers as "name: value\r\n" text or a flat [name, value, ...] array
+      () => /(^|\n|,)x-request-id(:|,)/i.test(String(request.headers ?? '')),
+    );
     const span = startClientSpan(tracer, request.method, `${request.origin}${request.path}`, (name, value) =>
       request.addHeader(name, value),
     );

@@ -84,7 +84,7 @@ describe('otelkit check metrics', () => {
     expect(result.code).toBe(1);
     expect(result.stdout.split('\n')).toEqual([
       expect.stringMatching(
-        /^missing metric circuit_breaker_state\{dependency\} \(read by alert CheckoutPaymentGatewayCircuitBreakerOpen; .*\)$/,
+        /^missing metric circuit_breaker_state\{dependency\} \(read by alert CheckoutPaymentGatewayCircuitBreakerHalfOpen; alert CheckoutPaymentGatewayCircuitBreakerOpen; .*\)$/,
       ),
       expect.stringMatching(
         /^metric timeout_exceeded_total has no label dependency \(read by alert CheckoutOrdersDbTimeouts; /,

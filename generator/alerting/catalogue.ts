@@ -1083,7 +1083,10 @@ function targetDownAlert(
           code: `up{job="${job}"}`,
         },
         {
-          text: 'Its logs:',
+          text:
+            job === BACKEND_JOBS[0].job && model.collector.mode === 'gateway'
+              ? 'Its logs (the compose service is the host part of `instance`: the agent, or a gateway `otel-collector-gateway-N`):'
+              : 'Its logs:',
           language: 'sh',
           code: `docker compose logs --no-log-prefix --tail 200 ${service ? service.name : job}`,
         },

@@ -12,4 +12,33 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The runtimes run inside users' apps: they import nothing of the generator (the generator
+    // may read their contract, generator/runtime/standard.ts, not the other way round).
+    files: ['generator/runtime/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./\\.\\./',
+              message: 'a runtime imports only runtime modules (shared facts: generator/runtime/standard.ts)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['generator/runtime/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ regex: '^\\.\\./', message: 'the runtime contract imports nothing of the generator' }],
+        },
+      ],
+    },
+  },
 );

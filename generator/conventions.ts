@@ -55,21 +55,8 @@ export const SPAN_METRIC_DIMENSIONS = [
 /** Attributes that hold raw URLs or ids; never allowed as metric labels. */
 export const RAW_URL_ATTRIBUTES = ['url.full', 'url.path', 'url.query', 'http.target', 'http.url'] as const;
 
-/**
- * Paths of the app's own health and scrape endpoints, left untraced by the Node preload and the
- * Python bootstrap (the standard: "do not trace health check endpoints, the Prometheus /metrics
- * scrape endpoint"), so they count in no RED metric either. Exact paths: /orders/health is traffic.
- */
-export const HEALTH_ROUTES = [
-  '/health',
-  '/health/live',
-  '/health/ready',
-  '/health/detailed',
-  '/healthz',
-  '/livez',
-  '/readyz',
-  '/metrics',
-] as const;
+/** Health and scrape routes every runtime leaves untraced: one list, in the runtime's contract. */
+export { HEALTH_ROUTES } from './runtime/standard.ts';
 
 /** Resilience metrics of the observability contract, as Prometheus names them (counters end in _total). */
 export const RESILIENCE_METRICS = [

@@ -1,6 +1,13 @@
 import type { RedactionModel } from '../model.ts';
 import { FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE, UNKNOWN_FRONTEND } from '../conventions.ts';
-import { LOG_LEVELS, REQUEST_ID, RESILIENCE_EVENTS, SPAN_ID, TRACE_ID, UTC_TIMESTAMP } from './standard.ts';
+import {
+  LOG_LEVELS,
+  REQUEST_ID,
+  RESILIENCE_EVENTS,
+  SPAN_ID,
+  TRACE_ID,
+  UTC_TIMESTAMP,
+} from '../runtime/standard.ts';
 
 /**
  * `otelkit check logs`: JSON log lines from any runtime against the standard's schema. Required

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadSpec } from '../../generator/spec/load.ts';
 import { generateArtifacts } from '../../generator/targets/index.ts';
 import { HEALTH_ROUTES, pythonTarget } from '../../generator/targets/python.ts';
-import { RESILIENCE_EVENTS } from '../../generator/check/standard.ts';
+import { RESILIENCE_EVENTS } from '../../generator/runtime/standard.ts';
 import { RESILIENCE_METRICS } from '../../generator/conventions.ts';
 import { REPO } from '../helpers.ts';
 import { startProtobufReceiver } from './otlp-receiver.ts';

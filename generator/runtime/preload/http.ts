@@ -15,7 +15,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
-import { HEALTH_ROUTES } from '../../conventions.ts';
+import { HEALTH_ROUTES } from '../standard.ts';
 import { ADMIN_SERVER } from './admin.ts';
 import { DeferredServerSpan, type LeanTracer } from './tracer.ts';
 import {

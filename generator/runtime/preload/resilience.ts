@@ -1,5 +1,5 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
-import { RESILIENCE_EVENTS } from '../../check/standard.ts';
+import { RESILIENCE_EVENTS } from '../standard.ts';
 import { loadInstrumentationApi } from './instrumentation-api.ts';
 import type { LogSink } from './logs.ts';
 

@@ -1,7 +1,8 @@
 /**
- * The tables of the observability standard (seeds/003, "08 — Observability") that `otelkit check`
- * holds logs and metrics to. The Python bootstrap carries its own copy (generator/runtime/python,
- * which imports nothing of the generator); test/check keeps the two in step.
+ * The tables of the observability standard (seeds/003, "08 — Observability"): the Node preload
+ * emits them and `otelkit check` holds logs and metrics to them. It lives with the runtimes because
+ * they import nothing of the generator, while the generator may read the runtimes' contract. The
+ * Python bootstrap carries its own copy (Python cannot import this); test/check keeps the two in step.
  */
 
 /** Log levels, as the standard's structured-field table spells them (its jq filters match these). */
@@ -26,3 +27,19 @@ export const TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/;
 export const SPAN_ID = /^(?!0{16})[0-9a-f]{16}$/;
 /** ISO 8601 in UTC: a Z or +00:00 offset. */
 export const UTC_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|\+00:00)$/;
+
+/**
+ * Paths of the app's own health and scrape endpoints, left untraced by the Node preload and the
+ * Python bootstrap (the standard: "do not trace health check endpoints, the Prometheus /metrics
+ * scrape endpoint"), so they count in no RED metric either. Exact paths: /orders/health is traffic.
+ */
+export const HEALTH_ROUTES = [
+  '/health',
+  '/health/live',
+  '/health/ready',
+  '/health/detailed',
+  '/healthz',
+  '/livez',
+  '/readyz',
+  '/metrics',
+] as const;

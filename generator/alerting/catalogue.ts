@@ -257,6 +257,9 @@ function burnAlert(model: Model, service: ServiceModel, slo: SloModel, window: B
   // just over and just under the workbook burn rate, so the cases pin the factor itself
   const fireErrors = Math.round(REQUESTS_PER_STEP * Math.min(threshold * 1.1, (1 + threshold) / 2));
   const underErrors = Math.floor(REQUESTS_PER_STEP * threshold * 0.9);
+  // The resolve case burns well over the threshold, so that after the short window has emptied the
+  // long window (and any wider short window) would still fire: it is the short window that resets it.
+  const resolveErrors = Math.round(REQUESTS_PER_STEP * Math.min(threshold * 3, (1 + threshold) / 2));
   const resolveAfter = window.shortMs + 4 * intervalMs;
   const at = (ms: number) => formatDuration(Math.round(ms / intervalMs) * intervalMs);
   const what =
@@ -327,7 +330,7 @@ function burnAlert(model: Model, service: ServiceModel, slo: SloModel, window: B
       {
         name: 'resolves once the short window recovers',
         interval,
-        input: sloSeries(service, slo, [fireErrors, 0], [fireSteps, stepsFor(resolveAfter, intervalMs)]),
+        input: sloSeries(service, slo, [resolveErrors, 0], [fireSteps, stepsFor(resolveAfter, intervalMs)]),
         checks: [
           { at: at(fireFor), firing: true },
           { at: at(fireFor + resolveAfter), firing: false },

@@ -14,6 +14,7 @@ import { composeTarget } from './compose.ts';
 import { preloadTarget } from './preload.ts';
 import { serviceEnvTarget } from './service-env.ts';
 import { pythonTarget } from './python.ts';
+import { kubernetesTarget } from './k8s/index.ts';
 
 /** Every output target, in one place: a new output is one module and one line here. */
 export const TARGETS: readonly Target[] = [
@@ -31,6 +32,7 @@ export const TARGETS: readonly Target[] = [
   preloadTarget,
   serviceEnvTarget,
   pythonTarget,
+  kubernetesTarget,
 ];
 
 export function generateArtifacts(model: Model, targets: readonly Target[] = TARGETS): Artifact[] {

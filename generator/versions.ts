@@ -35,3 +35,11 @@ export const UPSTREAM_IMAGES: Readonly<Record<Component, string>> = {
   tempo: 'grafana/tempo',
   grafana: 'grafana/grafana',
 };
+
+/** Prometheus and Alertmanager tag their images with a leading "v"; the other projects do not. */
+const TAG_PREFIX: Partial<Record<Component, string>> = { prometheus: 'v', alertmanager: 'v' };
+
+/** The upstream image tag of a component version (compose, Kubernetes and operator `version:` fields). */
+export function upstreamTag(component: Component, version: string): string {
+  return `${TAG_PREFIX[component] ?? ''}${version}`;
+}

@@ -2,7 +2,7 @@ import { gatewayCollectorNames } from '../alerting/scrape-jobs.ts';
 import { ENDPOINTS } from '../conventions.ts';
 import type { Model } from '../model.ts';
 import { formatDuration } from '../spec/duration.ts';
-import { UPSTREAM_IMAGES, type Component } from '../versions.ts';
+import { UPSTREAM_IMAGES, upstreamTag, type Component } from '../versions.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /**
@@ -13,14 +13,12 @@ import type { Artifact, Target } from './artifact.ts';
  * rejects.
  */
 
-const TAG_PREFIX: Partial<Record<Component, string>> = { prometheus: 'v', alertmanager: 'v' };
-
 function imageVariable(component: Component): string {
   return `OTELKIT_${component.toUpperCase()}_IMAGE`;
 }
 
 function image(model: Model, component: Component): string {
-  const tag = `${TAG_PREFIX[component] ?? ''}${model.versions[component]}`;
+  const tag = upstreamTag(component, model.versions[component]);
   return `\${${imageVariable(component)}:-${UPSTREAM_IMAGES[component]}:${tag}}`;
 }
 

@@ -1,5 +1,5 @@
 import type { Model } from '../../model.ts';
-import { UPSTREAM_IMAGES, type Component } from '../../versions.ts';
+import { UPSTREAM_IMAGES, upstreamTag, type Component } from '../../versions.ts';
 
 /**
  * Shared pieces of the Kubernetes output. Every object names its namespace and carries the
@@ -29,13 +29,9 @@ export function clusterName(model: Model, what: string): string {
   return `${STACK_NAME}-${model.kubernetes.namespace}-${what}`;
 }
 
-/**
- * Upstream image at the pinned version. Prometheus and Alertmanager tag their images with a
- * leading "v" (as the compose file's images do).
- */
+/** Upstream image at the pinned version. */
 export function upstreamImage(model: Model, component: Component): string {
-  const prefix = component === 'prometheus' || component === 'alertmanager' ? 'v' : '';
-  return `${UPSTREAM_IMAGES[component]}:${prefix}${model.versions[component]}`;
+  return `${UPSTREAM_IMAGES[component]}:${upstreamTag(component, model.versions[component])}`;
 }
 
 type ImageComponent = keyof Model['kubernetes']['images'];

@@ -3,6 +3,7 @@ import { BACKEND_JOBS } from '../../alerting/scrape-jobs.ts';
 import { ENDPOINTS } from '../../conventions.ts';
 import type { Model } from '../../model.ts';
 import { formatDuration } from '../../spec/duration.ts';
+import { upstreamTag } from '../../versions.ts';
 import { ruleFileContent } from '../alert-rules.ts';
 import type { Artifact } from '../artifact.ts';
 import { prometheusConfig } from '../prometheus.ts';
@@ -52,7 +53,7 @@ function prometheus(model: Model) {
     kind: 'Prometheus',
     metadata: metadata(model, STACK_NAME),
     spec: {
-      version: `v${model.versions.prometheus}`,
+      version: upstreamTag('prometheus', model.versions.prometheus),
       image: image(model, 'prometheus'),
       replicas: 1,
       serviceAccountName: PROMETHEUS_ACCOUNT,
@@ -92,7 +93,7 @@ function alertmanager(model: Model) {
     kind: 'Alertmanager',
     metadata: metadata(model, STACK_NAME),
     spec: {
-      version: `v${model.versions.alertmanager}`,
+      version: upstreamTag('alertmanager', model.versions.alertmanager),
       image: image(model, 'alertmanager'),
       replicas: 1,
       configSecret: ALERTMANAGER_CONFIG_SECRET,

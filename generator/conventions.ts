@@ -91,3 +91,9 @@ export const COLLECTOR_METRICS = [
 
 /** Series Prometheus itself produces and the rules and panels use. */
 export const PROMETHEUS_METRICS = ['up', 'ALERTS', 'prometheus_rule_evaluation_failures_total'] as const;
+
+/**
+ * The Go runtime's soft memory limit for a Collector whose container may use `limitMib`: 80 %, so the
+ * garbage collector works harder before the container limit kills the process.
+ */
+export const collectorGoMemLimit = (limitMib: number) => `${Math.floor(limitMib * 0.8)}MiB`;

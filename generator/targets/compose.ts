@@ -1,5 +1,5 @@
 import { gatewayCollectorNames } from '../alerting/scrape-jobs.ts';
-import { ENDPOINTS } from '../conventions.ts';
+import { ENDPOINTS, collectorGoMemLimit } from '../conventions.ts';
 import type { Model } from '../model.ts';
 import { formatDuration } from '../spec/duration.ts';
 import { UPSTREAM_IMAGES, upstreamTag, type Component } from '../versions.ts';
@@ -82,7 +82,7 @@ export function composeFile(model: Model) {
     image: image(model, 'collector'),
     command: [`--config=/etc/otelcol/${config}`],
     volumes: [`../stacks/collector/${config}:/etc/otelcol/${config}:ro`, ...queueMount(service)],
-    environment: { GOMEMLIMIT: `${Math.floor(memoryLimit * 0.8)}MiB` },
+    environment: { GOMEMLIMIT: collectorGoMemLimit(memoryLimit) },
     mem_limit: `${memoryLimit}m`,
   });
   const gateways = Object.fromEntries(

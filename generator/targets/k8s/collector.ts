@@ -1,4 +1,4 @@
-import { ENDPOINTS } from '../../conventions.ts';
+import { ENDPOINTS, collectorGoMemLimit } from '../../conventions.ts';
 import type { Model } from '../../model.ts';
 import type { Artifact } from '../artifact.ts';
 import {
@@ -115,7 +115,7 @@ function collectorResource(
       managementState: 'managed',
       image: collectorImage(model),
       ...extra,
-      env: [{ name: 'GOMEMLIMIT', value: `${Math.floor(memory * 0.8)}MiB` }],
+      env: [{ name: 'GOMEMLIMIT', value: collectorGoMemLimit(memory) }],
       resources: { requests: { memory: `${memory}Mi` }, limits: { memory: `${memory}Mi` } },
       podSecurityContext: { runAsUser: user, runAsGroup: group, fsGroup: group, runAsNonRoot: true },
       ...queueStorage,

@@ -97,3 +97,6 @@ export const PROMETHEUS_METRICS = ['up', 'ALERTS', 'prometheus_rule_evaluation_f
  * garbage collector works harder before the container limit kills the process.
  */
 export const collectorGoMemLimit = (limitMib: number) => `${Math.floor(limitMib * 0.8)}MiB`;
+
+/** How containers of the compose stack reach the Docker host (mapped to host-gateway on Linux). */
+export const DOCKER_HOST = 'host.docker.internal';

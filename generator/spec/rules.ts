@@ -1,3 +1,4 @@
+import { DOCKER_HOST } from '../conventions.ts';
 import {
   SCRAPES_PER_WINDOW,
   burnWindows,
@@ -380,7 +381,7 @@ export const RULES: readonly Rule[] = [
           {
             rule: 'receiver-not-loopback',
             path: ['alerting', 'receivers', r, target.key],
-            message: `${receiver.type} receiver "${receiver.name}" points at ${target.host}, which in the compose stack is Alertmanager's own container; use host.docker.internal for a receiver on the Docker host, or the receiver's host name`,
+            message: `${receiver.type} receiver "${receiver.name}" points at ${target.host}, which in the compose stack is Alertmanager's own container; use ${DOCKER_HOST} for a receiver on the Docker host, or the receiver's host name`,
           },
         ];
       }),

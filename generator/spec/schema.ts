@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DOCKER_HOST } from '../conventions.ts';
 import { DAY_MS, DURATION_HINT, MAX_DURATION_MS, formatDuration, parseDuration } from './duration.ts';
 import { PINNED, SUPPORTED, type Component } from '../versions.ts';
 
@@ -154,7 +155,7 @@ const service = z.strictObject({
     .strictObject({
       port: z.int().min(1).max(65535),
       path: z.string().startsWith('/').default('/metrics'),
-      host: z.string().default('host.docker.internal'),
+      host: z.string().default(DOCKER_HOST),
     })
     .optional()
     .describe('a Prometheus /metrics endpoint of the app to scrape'),

@@ -1,5 +1,5 @@
 import { gatewayCollectorNames } from '../alerting/scrape-jobs.ts';
-import { ENDPOINTS, collectorGoMemLimit } from '../conventions.ts';
+import { DOCKER_HOST, ENDPOINTS, collectorGoMemLimit } from '../conventions.ts';
 import type { Model } from '../model.ts';
 import { formatDuration } from '../spec/duration.ts';
 import { UPSTREAM_IMAGES, upstreamTag, type Component } from '../versions.ts';
@@ -63,7 +63,7 @@ const completed = { condition: 'service_completed_successfully' };
  * Docker's name for the host. Engines on Linux resolve it only with this mapping (Docker Desktop
  * always does); Prometheus scrapes app endpoints there and Alertmanager may send webhooks there.
  */
-const HOST_GATEWAY = ['host.docker.internal:host-gateway'];
+const HOST_GATEWAY = [`${DOCKER_HOST}:host-gateway`];
 
 const QUEUE_INIT = 'otelcol-queue-init';
 

@@ -1,8 +1,9 @@
+import net from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { execa } from 'execa';
 import { loadSpec } from '../generator/spec/load.ts';
-import { startStack } from '../generator/verify/stack.ts';
+import { publishedPorts, startStack } from '../generator/verify/stack.ts';
 import { lokiLines, newProbe, sendLog, sendRequest, traceInTempo } from '../generator/verify/verify.ts';
 import { REPO, cli, tempDir } from './helpers.ts';
 
@@ -35,6 +36,8 @@ beforeAll(async () => {
 
 function expectVerified(result: { code: number; stdout: string; stderr: string }) {
   const summary = result.stdout;
+  // a failure says why in its first lines (a stack that could not start prints no summary)
+  if (result.code !== 0 && summary === '') throw new Error(`verify failed:\n${result.stderr.slice(0, 3000)}`);
   expect(summary).toMatch(/trace stored in Tempo with its spans\s+ok/);
   expect(summary).toMatch(/logs in Loki with trace_id and request_id\s+ok/);
   expect(summary).toMatch(/RED metrics in Prometheus with service and route labels\s+ok/);
@@ -48,6 +51,58 @@ function expectVerified(result: { code: number; stdout: string; stderr: string }
     stderr: expect.any(String),
   });
 }
+
+const verifyContainers = async () =>
+  (await execa('docker', ['ps', '-aq', '--filter', 'name=otelkit-verify-'])).stdout.trim();
+
+describe('verify cleans up after itself', () => {
+  it('refuses to start when a port the stack publishes is taken, naming it, and creates nothing', async () => {
+    const out = await tempDir('ports');
+    expect((await cli(['generate', 'examples/shop/otelkit.yaml', '--out', out])).code).toBe(0);
+    const ports = await publishedPorts(path.join(out, 'compose/docker-compose.yml'), ['tempo']);
+    expect(ports.length).toBeGreaterThan(0);
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(ports[0]!.port, ports[0]!.host, resolve));
+    try {
+      const result = await cli(['verify'], REPO, { ...process.env, ...images });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(
+        `${ports[0]!.host}:${ports[0]!.port} (tempo) is in use by a process on this machine`,
+      );
+      expect(await verifyContainers()).toBe('');
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
+  it(
+    'removes the half-started stack when interrupted (Ctrl-C) and dies of the signal',
+    async () => {
+      const child = execa(process.execPath, [path.join(REPO, 'bin/otelkit.js'), 'verify'], {
+        cwd: REPO,
+        env: { ...process.env, ...images },
+        reject: false,
+        all: true,
+      });
+      // interrupt once compose has created containers, in the middle of bringing the stack up
+      const deadline = Date.now() + 120_000;
+      while ((await verifyContainers()) === '' && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      expect(await verifyContainers()).not.toBe('');
+      child.kill('SIGINT');
+      const result = await child;
+      expect({
+        signal: result.signal,
+        removed: /verify: SIGINT, removing otelkit-verify-/.test(result.all ?? ''),
+      }).toEqual({
+        signal: 'SIGINT',
+        removed: true,
+      });
+      expect(await verifyContainers()).toBe('');
+    },
+    5 * 60_000,
+  );
+});
 
 describe('otelkit verify', () => {
   it(

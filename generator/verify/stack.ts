@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
+import { load } from 'js-yaml';
 
 /**
  * Runs the generated compose file itself, so the file users run is the file tested. Debian's
@@ -117,27 +120,128 @@ export async function waitForUrl(url: string, timeoutMs: number): Promise<void> 
   throw new Error(`${url} not ready after ${Math.round(timeoutMs / 1000)}s (${last})`);
 }
 
+interface PublishedPort {
+  service: string;
+  host: string;
+  port: number;
+}
+
+/** The host ports the compose file publishes for `services` (short syntax `[ip:]host:container`). */
+export async function publishedPorts(
+  composeFile: string,
+  services: readonly string[],
+): Promise<PublishedPort[]> {
+  const compose = load(await readFile(composeFile, 'utf8')) as {
+    services: Record<string, { ports?: (string | { host_ip?: string; published?: number | string })[] }>;
+  };
+  const published: PublishedPort[] = [];
+  for (const service of services) {
+    for (const entry of compose.services[service]?.ports ?? []) {
+      if (typeof entry === 'object') {
+        if (entry.published !== undefined)
+          published.push({ service, host: entry.host_ip ?? '0.0.0.0', port: Number(entry.published) });
+        continue;
+      }
+      const parts = entry.split('/')[0]!.split(':');
+      if (parts.length < 2) continue;
+      const host = parts.length === 3 ? parts[0]! : '0.0.0.0';
+      published.push({ service, host, port: Number(parts[parts.length - 2]) });
+    }
+  }
+  return published;
+}
+
+const canBind = (host: string, port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+
+/**
+ * Fails before anything starts when a port the stack publishes is taken, naming what holds it:
+ * compose would otherwise create half the stack and stop at "port is already allocated".
+ */
+async function assertPortsFree(composeFile: string, services: readonly string[]): Promise<void> {
+  const taken: string[] = [];
+  for (const { service, host, port } of await publishedPorts(composeFile, services)) {
+    if (await canBind(host, port)) continue;
+    const holders = await execa('docker', ['ps', '--filter', `publish=${port}`, '--format', '{{.Names}}'], {
+      reject: false,
+    });
+    const containers = holders.exitCode === 0 ? holders.stdout.split('\n').filter(Boolean) : [];
+    const by =
+      containers.length > 0
+        ? `by container ${containers.join(', ')} (stop it with docker rm -f ${containers.join(' ')}; ` +
+          `an otelkit-verify-* one was left by an interrupted verify)`
+        : `by a process on this machine (find it with ss -ltnp 'sport = :${port}' and stop it)`;
+    taken.push(`${host}:${port} (${service}) is in use ${by}`);
+  }
+  if (taken.length > 0)
+    throw new Error(`the stack cannot start, its ports are taken:\n  ${taken.join('\n  ')}`);
+}
+
+/** A fresh compose project name for one stack, so parallel or leftover stacks never share containers. */
+export const newProject = () => `otelkit-verify-${randomBytes(3).toString('hex')}`;
+
+/** compose commands in flight per project, so an interrupt can stop them before removing what they made. */
+const inFlight = new Map<string, Set<Promise<unknown> & { kill(signal?: NodeJS.Signals): boolean }>>();
+
+/** Stops the project's compose commands (an `up` would go on creating containers), then removes it. */
+export async function abortProject(project: string): Promise<void> {
+  const running = [...(inFlight.get(project) ?? [])];
+  for (const child of running) child.kill('SIGTERM');
+  await Promise.allSettled(running);
+  // the engine finishes creates compose sent before it died: remove until none appear for a second
+  for (let attempt = 0; attempt < 15; attempt++) {
+    if (!(await removeProject(project))) return;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+/** Removes a project's containers, networks and volumes, also when compose itself cannot. */
+export async function removeProject(project: string): Promise<boolean> {
+  const label = `label=com.docker.compose.project=${project}`;
+  const ids = async (kind: 'ps' | 'network' | 'volume') =>
+    (
+      await execa(
+        'docker',
+        kind === 'ps' ? ['ps', '-aq', '--filter', label] : [kind, 'ls', '-q', '--filter', label],
+        { reject: false },
+      )
+    ).stdout
+      .split('\n')
+      .filter(Boolean);
+  const containers = await ids('ps');
+  if (containers.length > 0) await execa('docker', ['rm', '-f', '-v', ...containers], { reject: false });
+  const networks = await ids('network');
+  if (networks.length > 0) await execa('docker', ['network', 'rm', ...networks], { reject: false });
+  const volumes = await ids('volume');
+  if (volumes.length > 0) await execa('docker', ['volume', 'rm', '-f', ...volumes], { reject: false });
+  return containers.length + networks.length + volumes.length > 0;
+}
+
 /** Brings up the backends of the generated compose file in `outDir`; Grafana is left out (see README). */
 export async function startStack(
   outDir: string,
   images: Record<string, string | undefined>,
   progress: (line: string) => void,
   services: readonly string[] = BACKEND_SERVICES,
+  project: string = newProject(),
 ): Promise<Stack> {
   const command = await composeCommand();
   const composeFile = path.join(outDir, 'compose/docker-compose.yml');
-  const project = `otelkit-verify-${randomBytes(3).toString('hex')}`;
+  await assertPortsFree(composeFile, services);
   const env = { ...process.env, ...images };
   const compose = async (args: string[]) => {
-    const result = await execa(
-      command[0]!,
-      [...command.slice(1), '-f', composeFile, '-p', project, ...args],
-      {
-        env,
-        reject: false,
-        all: true,
-      },
-    );
+    const child = execa(command[0]!, [...command.slice(1), '-f', composeFile, '-p', project, ...args], {
+      env,
+      reject: false,
+      all: true,
+    });
+    const running = inFlight.get(project) ?? new Set();
+    inFlight.set(project, running.add(child));
+    const result = await child.finally(() => running.delete(child));
     if (result.exitCode !== 0)
       throw new Error(`compose ${args.join(' ')} failed:\n${result.all?.slice(-2000)}`);
     return result.all ?? '';
@@ -182,8 +286,9 @@ export async function startStack(
     async down() {
       progress(`tearing down ${project}`);
       await compose(['down', '-v', '--remove-orphans', '-t', '5']).catch((error: Error) =>
-        progress(`  teardown: ${error.message.split('\n')[0]}`),
+        progress(`  teardown: ${error.message.split('\n')[0]}; removing its containers directly`),
       );
+      await removeProject(project);
     },
   };
   progress(

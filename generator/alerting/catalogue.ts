@@ -24,6 +24,7 @@ import { pipelineAlerts } from './pipeline.ts';
 import { ERROR_STATUS, REQUEST_KINDS_RE, num, requestMatchers, requestSpanKind, selector } from './promql.ts';
 import { BACKEND_JOBS } from './scrape-jobs.ts';
 import { watchdogAlerts } from './watchdog.ts';
+import { LATENCY_QUANTILES, RULE } from './rule-names.ts';
 
 // targets and tests read the shared vocabulary from the catalogue, as before the split
 export * from './definitions.ts';
@@ -47,31 +48,31 @@ function sharedRecording(): RecordingRule[] {
   const errors = selector({ span_kind: { re: REQUEST_KINDS_RE }, status_code: ERROR_STATUS });
   const calls = SPAN_METRICS.calls;
   const rules: RecordingRule[] = [
-    { record: 'service:requests:rate5m', expr: `sum by (service_name) (rate(${calls}${requests}[5m]))` },
+    { record: RULE.serviceRequests, expr: `sum by (service_name) (rate(${calls}${requests}[5m]))` },
     {
-      record: 'service:request_errors:rate5m',
+      record: RULE.serviceErrors,
       expr: `sum by (service_name) (rate(${calls}${errors}[5m]))`,
     },
     {
-      record: 'service:request_error_ratio:rate5m',
-      expr: '(service:request_errors:rate5m or service:requests:rate5m * 0) / service:requests:rate5m',
+      record: RULE.serviceErrorRatio,
+      expr: `(${RULE.serviceErrors} or ${RULE.serviceRequests} * 0) / ${RULE.serviceRequests}`,
     },
     {
-      record: 'service_route_frontend:requests:rate5m',
+      record: RULE.routeFrontendRequests,
       expr: `sum by (service_name, http_route, frontend) (rate(${calls}${requests}[5m]))`,
     },
     {
-      record: 'service_route_frontend:request_errors:rate5m',
+      record: RULE.routeFrontendErrors,
       expr: `sum by (service_name, http_route, frontend) (rate(${calls}${errors}[5m]))`,
     },
   ];
-  for (const quantile of [50, 95, 99]) {
+  for (const quantile of LATENCY_QUANTILES) {
     rules.push({
-      record: `service:request_duration_ms:p${quantile}_5m`,
+      record: RULE.serviceLatency(quantile),
       expr: `histogram_quantile(${quantile / 100}, sum by (service_name, le) (rate(${SPAN_METRICS.durationBucket}${requests}[5m])))`,
     });
     rules.push({
-      record: `service_route:request_duration_ms:p${quantile}_5m`,
+      record: RULE.routeLatency(quantile),
       expr: `histogram_quantile(${quantile / 100}, sum by (service_name, http_route, le) (rate(${SPAN_METRICS.durationBucket}${requests}[5m])))`,
     });
   }
@@ -108,24 +109,24 @@ function sloRecording(service: ServiceModel, slo: SloModel): RecordingRule[] {
   const windows = [...new Set([...sloWindowsMs(slo.periodMs), slo.periodMs])];
   return [
     ...windows.map((ms) => ({
-      record: `slo:sli_error:ratio_rate${formatDuration(ms)}`,
+      record: RULE.sloErrorRatio(ms),
       expr: sloErrorExpr(service, slo, formatDuration(ms)),
       labels,
     })),
     {
-      record: 'slo:sli_error:ratio_period',
-      expr: `slo:sli_error:ratio_rate${formatDuration(slo.periodMs)}${selector(labels)}`,
+      record: RULE.sloErrorRatioPeriod,
+      expr: `${RULE.sloErrorRatio(slo.periodMs)}${selector(labels)}`,
       labels,
     },
     ...sloRequestWindowsMs(slo).map((ms) => ({
-      record: `slo:sli_requests:rate${formatDuration(ms)}`,
+      record: RULE.sloRequests(ms),
       expr: sloRequestsExpr(service, slo, formatDuration(ms)),
       labels,
     })),
-    { record: 'slo:objective:ratio', expr: `vector(${num(slo.objective)})`, labels },
+    { record: RULE.sloObjective, expr: `vector(${num(slo.objective)})`, labels },
     {
-      record: 'slo:error_budget_remaining:ratio',
-      expr: `1 - (slo:sli_error:ratio_period${selector(labels)} / ${num(1 - slo.objective)})`,
+      record: RULE.sloBudgetRemaining,
+      expr: `1 - (${RULE.sloErrorRatioPeriod}${selector(labels)} / ${num(1 - slo.objective)})`,
       labels,
     },
   ];
@@ -228,12 +229,10 @@ export function oneFailureSeries(
 export function burnExpr(model: Model, service: ServiceModel, slo: SloModel, window: BurnWindow): string {
   const sel = selector({ service_name: service.name, slo: slo.name });
   const threshold = num(errorRatioThreshold(window, slo.objective));
-  const long = formatDuration(window.longMs);
-  const short = formatDuration(window.shortMs);
   return (
-    `(slo:sli_error:ratio_rate${long}${sel} - 1 / (slo:sli_requests:rate${long}${sel} * ${num(window.longMs / 1000)})) > ${threshold}` +
-    ` and slo:sli_error:ratio_rate${short}${sel} > ${threshold}` +
-    ` and on (service_name, slo) (slo:sli_requests:rate1h${sel} * 3600 >= ${model.alerting.slo_min_requests_per_hour})`
+    `(${RULE.sloErrorRatio(window.longMs)}${sel} - 1 / (${RULE.sloRequests(window.longMs)}${sel} * ${num(window.longMs / 1000)})) > ${threshold}` +
+    ` and ${RULE.sloErrorRatio(window.shortMs)}${sel} > ${threshold}` +
+    ` and on (service_name, slo) (${RULE.sloRequests(HOUR_MS)}${sel} * 3600 >= ${model.alerting.slo_min_requests_per_hour})`
   );
 }
 
@@ -354,7 +353,7 @@ function burnAlert(model: Model, service: ServiceModel, slo: SloModel, window: B
               'Saturation: too little capacity for the current traffic.',
               'A recent deploy added work on the request path.',
             ],
-      steps: sloSteps(service, slo, long),
+      steps: sloSteps(service, slo, window.longMs),
       resolution: [
         'Roll back the most recent deploy if the burn started with it.',
         'If one dependency is at fault, fail over, shed load or open its circuit breaker deliberately.',
@@ -364,26 +363,26 @@ function burnAlert(model: Model, service: ServiceModel, slo: SloModel, window: B
   };
 }
 
-function sloSteps(service: ServiceModel, slo: SloModel, window: string): RunbookStep[] {
+function sloSteps(service: ServiceModel, slo: SloModel, windowMs: number): RunbookStep[] {
   const sel = selector({ service_name: service.name, slo: slo.name });
   const steps: RunbookStep[] = [
     {
       text: 'How fast is the budget burning, per window?',
       language: 'promql',
-      code: `slo:sli_error:ratio_rate${window}${sel}`,
+      code: `${RULE.sloErrorRatio(windowMs)}${sel}`,
     },
-    { text: 'How much budget is left?', language: 'promql', code: `slo:error_budget_remaining:ratio${sel}` },
+    { text: 'How much budget is left?', language: 'promql', code: `${RULE.sloBudgetRemaining}${sel}` },
     {
       text: 'Which routes and frontends are failing?',
       language: 'promql',
-      code: `topk(10, service_route_frontend:request_errors:rate5m{service_name="${service.name}"})`,
+      code: `topk(10, ${RULE.routeFrontendErrors}{service_name="${service.name}"})`,
     },
   ];
   if (slo.kind === 'latency') {
     steps.push({
       text: 'Which routes are slow (p99, ms)?',
       language: 'promql',
-      code: `topk(10, service_route:request_duration_ms:p99_5m{service_name="${service.name}"})`,
+      code: `topk(10, ${RULE.routeLatency(99)}{service_name="${service.name}"})`,
     });
     steps.push({
       text: 'Find slow traces in Tempo (Grafana Explore, Tempo):',
@@ -449,7 +448,7 @@ function errorRateAlert(model: Model, service: ServiceModel): AlertDefinition {
     testEvaluation: '1m',
     rule: {
       alert: name,
-      expr: `service:request_error_ratio:rate5m{service_name="${service.name}"} > ${threshold}`,
+      expr: `${RULE.serviceErrorRatio}{service_name="${service.name}"} > ${threshold}`,
       for: '10m',
       labels: { severity: 'warning', team: service.team, alertgroup: 'golden-signals' },
       annotations: annotations(
@@ -490,12 +489,12 @@ function errorRateAlert(model: Model, service: ServiceModel): AlertDefinition {
         {
           text: 'Error ratio now:',
           language: 'promql',
-          code: `service:request_error_ratio:rate5m{service_name="${service.name}"}`,
+          code: `${RULE.serviceErrorRatio}{service_name="${service.name}"}`,
         },
         {
           text: 'Errors by route and frontend:',
           language: 'promql',
-          code: `topk(10, service_route_frontend:request_errors:rate5m{service_name="${service.name}"})`,
+          code: `topk(10, ${RULE.routeFrontendErrors}{service_name="${service.name}"})`,
         },
         {
           text: 'Failing traces:',
@@ -542,7 +541,7 @@ function latencyAlert(model: Model, service: ServiceModel): AlertDefinition {
     testEvaluation: '1m',
     rule: {
       alert: name,
-      expr: `service:request_duration_ms:p95_5m{service_name="${service.name}"} > ${num(slow)}`,
+      expr: `${RULE.serviceLatency(95)}{service_name="${service.name}"} > ${num(slow)}`,
       for: '10m',
       labels: { severity: 'warning', team: service.team, alertgroup: 'golden-signals' },
       annotations: annotations(
@@ -587,7 +586,7 @@ function latencyAlert(model: Model, service: ServiceModel): AlertDefinition {
         {
           text: 'p95 by route (ms):',
           language: 'promql',
-          code: `topk(10, service_route:request_duration_ms:p95_5m{service_name="${service.name}"})`,
+          code: `topk(10, ${RULE.routeLatency(95)}{service_name="${service.name}"})`,
         },
         {
           text: 'Slow traces (tail sampling keeps every one of them):',

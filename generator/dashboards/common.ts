@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { RULE } from '../alerting/rule-names.ts';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as loki from '@grafana/grafana-foundation-sdk/loki';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
@@ -90,8 +91,8 @@ export function serviceVariable(multi: boolean) {
   return new dashboard.QueryVariableBuilder('service')
     .label('Service')
     .datasource(DATASOURCES.prometheus)
-    .query({ query: 'label_values(service:requests:rate5m, service_name)', refId: 'service' })
-    .definition('label_values(service:requests:rate5m, service_name)')
+    .query({ query: `label_values(${RULE.serviceRequests}, service_name)`, refId: 'service' })
+    .definition(`label_values(${RULE.serviceRequests}, service_name)`)
     .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
     .sort(dashboard.VariableSort.AlphabeticalAsc)
     .multi(multi)
@@ -104,10 +105,10 @@ export function frontendVariable() {
     .label('Frontend')
     .datasource(DATASOURCES.prometheus)
     .query({
-      query: 'label_values(service_route_frontend:requests:rate5m{service_name=~"$service"}, frontend)',
+      query: `label_values(${RULE.routeFrontendRequests}{service_name=~"$service"}, frontend)`,
       refId: 'frontend',
     })
-    .definition('label_values(service_route_frontend:requests:rate5m{service_name=~"$service"}, frontend)')
+    .definition(`label_values(${RULE.routeFrontendRequests}{service_name=~"$service"}, frontend)`)
     .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
     .multi(true)
     .includeAll(true)

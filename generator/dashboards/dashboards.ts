@@ -1,4 +1,5 @@
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { RULE } from '../alerting/rule-names.ts';
 import * as logs from '@grafana/grafana-foundation-sdk/logs';
 import * as nodegraph from '@grafana/grafana-foundation-sdk/nodegraph';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
@@ -63,27 +64,24 @@ function overview(model: Model) {
     .withPanel(
       series('Requests per second by service', 'reqps').withTarget(
         promQuery(
-          `sum by (service_name) (service_route_frontend:requests:rate5m{${SVC},${FRONTEND}})`,
+          `sum by (service_name) (${RULE.routeFrontendRequests}{${SVC},${FRONTEND}})`,
           '{{service_name}}',
         ),
       ),
     )
     .withPanel(
       series('Error ratio by service', 'percentunit').withTarget(
-        promQuery(`service:request_error_ratio:rate5m{${SVC}}`, '{{service_name}}'),
+        promQuery(`${RULE.serviceErrorRatio}{${SVC}}`, '{{service_name}}'),
       ),
     )
     .withPanel(
       series('p95 latency by service', 'ms').withTarget(
-        promQuery(`service:request_duration_ms:p95_5m{${SVC}}`, '{{service_name}}'),
+        promQuery(`${RULE.serviceLatency(95)}{${SVC}}`, '{{service_name}}'),
       ),
     )
     .withPanel(
       series('Requests per second by frontend', 'reqps').withTarget(
-        promQuery(
-          `sum by (frontend) (service_route_frontend:requests:rate5m{${SVC},${FRONTEND}})`,
-          '{{frontend}}',
-        ),
+        promQuery(`sum by (frontend) (${RULE.routeFrontendRequests}{${SVC},${FRONTEND}})`, '{{frontend}}'),
       ),
     )
     .withRow(new dashboard.RowBuilder('SLOs and alerts'))
@@ -93,7 +91,7 @@ function overview(model: Model) {
         .unit('percentunit')
         .height(6)
         .span(12)
-        .withTarget(promQuery(`slo:error_budget_remaining:ratio{${SVC}}`, '{{service_name}} {{slo}}')),
+        .withTarget(promQuery(`${RULE.sloBudgetRemaining}{${SVC}}`, '{{service_name}} {{slo}}')),
     )
     .withPanel(
       new table.PanelBuilder()
@@ -118,25 +116,22 @@ function service(model: Model) {
     .withPanel(
       series('Requests per second by route', 'reqps').withTarget(
         promQuery(
-          `sum by (http_route) (service_route_frontend:requests:rate5m{${SVC},${FRONTEND}})`,
+          `sum by (http_route) (${RULE.routeFrontendRequests}{${SVC},${FRONTEND}})`,
           '{{http_route}}',
         ),
       ),
     )
     .withPanel(
       series('Errors per second by route', 'reqps').withTarget(
-        promQuery(
-          `sum by (http_route) (service_route_frontend:request_errors:rate5m{${SVC},${FRONTEND}})`,
-          '{{http_route}}',
-        ),
+        promQuery(`sum by (http_route) (${RULE.routeFrontendErrors}{${SVC},${FRONTEND}})`, '{{http_route}}'),
       ),
     )
     .withPanel(
       series('Latency p50 / p95 / p99 (exemplars link to traces)', 'ms')
         .span(24)
-        .withTarget(promQuery(`service:request_duration_ms:p50_5m{${SVC}}`, 'p50', 'A'))
-        .withTarget(promQuery(`service:request_duration_ms:p95_5m{${SVC}}`, 'p95', 'B'))
-        .withTarget(promQuery(`service:request_duration_ms:p99_5m{${SVC}}`, 'p99', 'C'))
+        .withTarget(promQuery(`${RULE.serviceLatency(50)}{${SVC}}`, 'p50', 'A'))
+        .withTarget(promQuery(`${RULE.serviceLatency(95)}{${SVC}}`, 'p95', 'B'))
+        .withTarget(promQuery(`${RULE.serviceLatency(99)}{${SVC}}`, 'p99', 'C'))
         .withTarget(
           promQuery(
             `histogram_quantile(0.99, sum by (le) (rate(${SPAN_METRICS.durationBucket}{${SVC},${requests}}[$__rate_interval])))`,
@@ -150,21 +145,16 @@ function service(model: Model) {
         .title('Top routes by traffic')
         .height(8)
         .span(12)
-        .withTarget(
-          promTable(`topk(10, sum by (http_route) (service_route_frontend:requests:rate5m{${SVC}}))`),
-        ),
+        .withTarget(promTable(`topk(10, sum by (http_route) (${RULE.routeFrontendRequests}{${SVC}}))`)),
     )
     .withPanel(
       series('p95 latency by route', 'ms').withTarget(
-        promQuery(`service_route:request_duration_ms:p95_5m{${SVC}}`, '{{http_route}}'),
+        promQuery(`${RULE.routeLatency(95)}{${SVC}}`, '{{http_route}}'),
       ),
     )
     .withPanel(
       series('Requests per second by frontend', 'reqps').withTarget(
-        promQuery(
-          `sum by (frontend) (service_route_frontend:requests:rate5m{${SVC},${FRONTEND}})`,
-          '{{frontend}}',
-        ),
+        promQuery(`sum by (frontend) (${RULE.routeFrontendRequests}{${SVC},${FRONTEND}})`, '{{frontend}}'),
       ),
     );
 }
@@ -180,7 +170,7 @@ function burnPanels(model: Model) {
   return burnWindows(REFERENCE_PERIOD_MS).map((reference, index) => {
     const parts = slos.map(({ service, slo: s, windows }) => {
       const sel = `${SVC},service_name="${service.name}",slo="${s.name}"`;
-      return `slo:sli_error:ratio_rate${formatDuration(windows[index]!.longMs)}{${sel}} / on (service_name, slo) (1 - slo:objective:ratio{${sel}})`;
+      return `${RULE.sloErrorRatio(windows[index]!.longMs)}{${sel}} / on (service_name, slo) (1 - ${RULE.sloObjective}{${sel}})`;
     });
     const longs = [...new Set(slos.map(({ windows }) => formatDuration(windows[index]!.longMs)))];
     const scaled =
@@ -207,7 +197,7 @@ function slo(model: Model) {
         .unit('percentunit')
         .height(6)
         .span(12)
-        .withTarget(promQuery(`slo:error_budget_remaining:ratio{${sel}}`, '{{service_name}} {{slo}}')),
+        .withTarget(promQuery(`${RULE.sloBudgetRemaining}{${sel}}`, '{{service_name}} {{slo}}')),
     )
     .withPanel(
       new stat.PanelBuilder()
@@ -216,7 +206,7 @@ function slo(model: Model) {
         .decimals(3)
         .height(6)
         .span(12)
-        .withTarget(promQuery(`1 - slo:sli_error:ratio_period{${sel}}`, '{{service_name}} {{slo}}')),
+        .withTarget(promQuery(`1 - ${RULE.sloErrorRatioPeriod}{${sel}}`, '{{service_name}} {{slo}}')),
     );
   for (const panel of burnPanels(model)) built = built.withPanel(panel);
   return built.withPanel(

@@ -1,4 +1,5 @@
 import { DATASOURCES } from '../dashboards/common.ts';
+import { RULE } from '../alerting/rule-names.ts';
 import { buildDashboards } from '../dashboards/dashboards.ts';
 import type { Model } from '../model.ts';
 import type { Artifact, Target } from './artifact.ts';
@@ -85,9 +86,9 @@ export function datasources() {
             spanStartTimeShift: '-5m',
             spanEndTimeShift: '5m',
             queries: [
-              { name: 'Request rate', query: 'sum(service:requests:rate5m{$$__tags})' },
-              { name: 'Error ratio', query: 'sum(service:request_error_ratio:rate5m{$$__tags})' },
-              { name: 'p95 latency (ms)', query: 'max(service:request_duration_ms:p95_5m{$$__tags})' },
+              { name: 'Request rate', query: `sum(${RULE.serviceRequests}{$$__tags})` },
+              { name: 'Error ratio', query: `sum(${RULE.serviceErrorRatio}{$$__tags})` },
+              { name: 'p95 latency (ms)', query: `max(${RULE.serviceLatency(95)}{$$__tags})` },
             ],
           },
           serviceMap: { datasourceUid: DATASOURCES.prometheus.uid },

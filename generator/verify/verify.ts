@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { RULE } from '../alerting/rule-names.ts';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { LOG_CLASS_ATTRIBUTE, REQUEST_ID_ATTRIBUTE, SPAN_METRICS } from '../conventions.ts';
@@ -12,6 +13,9 @@ import { LOCAL } from './stack.ts';
  * the Collector of a running stack, then every backend is asked for them, every rule must load and
  * evaluate cleanly, and every dashboard query must run.
  */
+
+/** Where the checks reach the stack: the compose stack's published ports, or port-forwards. */
+export type Endpoints = Record<'otlpHttp' | 'prometheus' | 'alertmanager' | 'loki' | 'tempo', string>;
 
 export interface CheckResult {
   name: string;
@@ -51,7 +55,12 @@ function resource(model: Model, service: string) {
 }
 
 /** One request of the probe: a failing server span (kept by tail sampling) and a client span. */
-export async function sendRequest(model: Model, probe: Probe, options: { traceId?: string; error: boolean }) {
+export async function sendRequest(
+  model: Model,
+  probe: Probe,
+  options: { traceId?: string; error: boolean },
+  endpoints: Endpoints = LOCAL,
+) {
   const traceId = options.traceId ?? hex(16);
   const serverSpanId = options.traceId ? probe.spanId : hex(8);
   const now = BigInt(Date.now()) * 1_000_000n;
@@ -85,7 +94,7 @@ export async function sendRequest(model: Model, probe: Probe, options: { traceId
     attributes: [attr('db.system', 'postgresql')],
     status: { code: 0 },
   };
-  await post(`${LOCAL.otlpHttp}/v1/traces`, {
+  await post(`${endpoints.otlpHttp}/v1/traces`, {
     resourceSpans: [
       {
         resource: resource(model, probe.service.name),
@@ -96,8 +105,8 @@ export async function sendRequest(model: Model, probe: Probe, options: { traceId
   return traceId;
 }
 
-export async function sendLog(model: Model, probe: Probe, message: string) {
-  await post(`${LOCAL.otlpHttp}/v1/logs`, {
+export async function sendLog(model: Model, probe: Probe, message: string, endpoints: Endpoints = LOCAL) {
+  await post(`${endpoints.otlpHttp}/v1/logs`, {
     resourceLogs: [
       {
         resource: resource(model, probe.service.name),
@@ -163,25 +172,28 @@ async function eventually<T>(timeoutMs: number, attempt: () => Promise<T | undef
 
 type PromResult = { status: string; data: { result: { metric: Record<string, string> }[] }; error?: string };
 
-export const promQuery = (query: string) =>
-  getJson(`${LOCAL.prometheus}/api/v1/query?query=${encodeURIComponent(query)}`) as Promise<PromResult>;
+export const promQuery = (query: string, endpoints: Endpoints = LOCAL) =>
+  getJson(`${endpoints.prometheus}/api/v1/query?query=${encodeURIComponent(query)}`) as Promise<PromResult>;
 
-export async function traceInTempo(traceId: string): Promise<number | undefined> {
-  const trace = (await getJson(`${LOCAL.tempo}/api/traces/${traceId}`).catch(() => undefined)) as
+export async function traceInTempo(
+  traceId: string,
+  endpoints: Endpoints = LOCAL,
+): Promise<number | undefined> {
+  const trace = (await getJson(`${endpoints.tempo}/api/traces/${traceId}`).catch(() => undefined)) as
     { batches?: { scopeSpans?: { spans: unknown[] }[] }[] } | undefined;
   const spans = (trace?.batches ?? []).flatMap((b) => (b.scopeSpans ?? []).flatMap((s) => s.spans)).length;
   return spans > 0 ? spans : undefined;
 }
 
-export async function lokiLines(query: string, sinceMs: number) {
+export async function lokiLines(query: string, sinceMs: number, endpoints: Endpoints = LOCAL) {
   const start = (BigInt(sinceMs) - 60_000n) * 1_000_000n;
   const result = (await getJson(
-    `${LOCAL.loki}/loki/api/v1/query_range?query=${encodeURIComponent(query)}&start=${start}&limit=5000`,
+    `${endpoints.loki}/loki/api/v1/query_range?query=${encodeURIComponent(query)}&start=${start}&limit=5000`,
   )) as { data: { result: { stream: Record<string, string>; values: [string, string][] }[] } };
   return result.data.result.flatMap((r) => r.values.map(([, line]) => ({ stream: r.stream, line })));
 }
 
-async function runPanelQuery(query: FoundQuery, probe: Probe): Promise<number> {
+async function runPanelQuery(query: FoundQuery, probe: Probe, endpoints: Endpoints): Promise<number> {
   const text = interpolate(
     query.query,
     { service: probe.service.name, frontend: '.*', environment: '.*' },
@@ -189,19 +201,19 @@ async function runPanelQuery(query: FoundQuery, probe: Probe): Promise<number> {
   );
   const now = Date.now();
   if (query.language === 'promql') {
-    const result = await promQuery(text);
+    const result = await promQuery(text, endpoints);
     if (result.status !== 'success') throw new Error(result.error ?? 'query failed');
     return result.data.result.length;
   }
   if (query.language === 'logql') {
     const start = BigInt(now - 3_600_000) * 1_000_000n;
     const result = (await getJson(
-      `${LOCAL.loki}/loki/api/v1/query_range?query=${encodeURIComponent(text)}&start=${start}&limit=100&step=60`,
+      `${endpoints.loki}/loki/api/v1/query_range?query=${encodeURIComponent(text)}&start=${start}&limit=100&step=60`,
     )) as { data: { result: unknown[] } };
     return result.data.result.length;
   }
   const result = (await getJson(
-    `${LOCAL.tempo}/api/search?q=${encodeURIComponent(text)}&start=${Math.floor(now / 1000) - 3600}&end=${Math.ceil(now / 1000) + 60}&limit=20`,
+    `${endpoints.tempo}/api/search?q=${encodeURIComponent(text)}&start=${Math.floor(now / 1000) - 3600}&end=${Math.ceil(now / 1000) + 60}&limit=20`,
   )) as { traces?: unknown[] };
   return (result.traces ?? []).length;
 }
@@ -211,12 +223,14 @@ export interface VerifyOptions {
   model: Model;
   progress: (line: string) => void;
   timeoutMs?: number;
+  endpoints?: Endpoints;
 }
 
 /** Runs the probe and every check against a running stack; never throws for a failed check. */
 export async function verifyStack(options: VerifyOptions): Promise<CheckResult[]> {
   const { model, progress } = options;
   const timeout = options.timeoutMs ?? 120_000;
+  const endpoints = options.endpoints ?? LOCAL;
   const probe = newProbe(model);
   const results: CheckResult[] = [];
   const check = async (name: string, run: () => Promise<string>) => {
@@ -233,23 +247,23 @@ export async function verifyStack(options: VerifyOptions): Promise<CheckResult[]
   progress(
     `probe: service ${probe.service.name}, route ${probe.route}, trace ${probe.traceId}, request ${probe.requestId}`,
   );
-  await sendRequest(model, probe, { traceId: probe.traceId, error: true });
-  await sendLog(model, probe, `probe failure for request ${probe.requestId}`);
+  await sendRequest(model, probe, { traceId: probe.traceId, error: true }, endpoints);
+  await sendLog(model, probe, `probe failure for request ${probe.requestId}`, endpoints);
   // a steady trickle of requests so rates and recording rules have samples to work on
   const trickle = setInterval(() => {
-    void sendRequest(model, probe, { error: false }).catch(() => undefined);
+    void sendRequest(model, probe, { error: false }, endpoints).catch(() => undefined);
   }, 1000);
 
   try {
     await check('trace stored in Tempo with its spans', async () => {
-      const spans = await eventually(timeout, () => traceInTempo(probe.traceId));
+      const spans = await eventually(timeout, () => traceInTempo(probe.traceId, endpoints));
       if (spans < 2) throw new Error(`trace ${probe.traceId} has ${spans} span(s), expected 2`);
       return `trace ${probe.traceId}: ${spans} spans`;
     });
     await check('logs in Loki with trace_id and request_id', async () => {
       const query = `{service_name="${probe.service.name}"} | trace_id="${probe.traceId}"`;
       const lines = await eventually(timeout, async () => {
-        const found = await lokiLines(query, probe.startedAt);
+        const found = await lokiLines(query, probe.startedAt, endpoints);
         return found.length > 0 ? found : undefined;
       });
       const withRequestId = lines.filter((l) => JSON.stringify(l).includes(probe.requestId));
@@ -259,14 +273,14 @@ export async function verifyStack(options: VerifyOptions): Promise<CheckResult[]
     await check('RED metrics in Prometheus with service and route labels', async () => {
       const query = `${SPAN_METRICS.calls}{service_name="${probe.service.name}",http_route="${probe.route}"}`;
       const result = await eventually(timeout, async () => {
-        const r = await promQuery(query);
+        const r = await promQuery(query, endpoints);
         return r.data.result.length > 0 ? r : undefined;
       });
       return `${result.data.result.length} series for ${query}`;
     });
     await check('every recording and alerting rule loaded and evaluating without error', async () => {
       const groups = await eventually(timeout, async () => {
-        const rules = (await getJson(`${LOCAL.prometheus}/api/v1/rules`)) as {
+        const rules = (await getJson(`${endpoints.prometheus}/api/v1/rules`)) as {
           data: { groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[] };
         };
         const all = rules.data.groups.flatMap((g) => g.rules.map((r) => ({ ...r, group: g.name })));
@@ -288,12 +302,16 @@ export async function verifyStack(options: VerifyOptions): Promise<CheckResult[]
         (f) => `grafana/dashboards/${f}`,
       );
       const { queries } = await collectQueries(options.outDir, dashboards);
-      const mustHaveData = [/service_route_frontend:requests:rate5m/, /slo:error_budget_remaining:ratio/];
+      const mustHaveData = [RULE.routeFrontendRequests, RULE.sloBudgetRemaining];
       // recording rules need two evaluations of a 5m rate before they show anything
       await eventually(timeout, async () => {
-        const r = await promQuery(`slo:error_budget_remaining:ratio{service_name="${probe.service.name}"}`);
+        const r = await promQuery(
+          `${RULE.sloBudgetRemaining}{service_name="${probe.service.name}"}`,
+          endpoints,
+        );
         const red = await promQuery(
-          `service_route_frontend:requests:rate5m{service_name="${probe.service.name}"}`,
+          `${RULE.routeFrontendRequests}{service_name="${probe.service.name}"}`,
+          endpoints,
         );
         return r.data.result.length > 0 && red.data.result.length > 0 ? true : undefined;
       });
@@ -301,9 +319,9 @@ export async function verifyStack(options: VerifyOptions): Promise<CheckResult[]
       let withData = 0;
       for (const query of queries) {
         try {
-          const rows = await runPanelQuery(query, probe);
+          const rows = await runPanelQuery(query, probe, endpoints);
           if (rows > 0) withData++;
-          if (rows === 0 && mustHaveData.some((re) => re.test(query.query)))
+          if (rows === 0 && mustHaveData.some((rule) => query.query.includes(rule)))
             failures.push(`${query.where}: no data`);
         } catch (error) {
           failures.push(`${query.where}: ${(error as Error).message.slice(0, 200)}`);
@@ -314,7 +332,7 @@ export async function verifyStack(options: VerifyOptions): Promise<CheckResult[]
       return `${queries.length} queries ran without error, ${withData} returned data`;
     });
     await check('Alertmanager runs the generated config', async () => {
-      const status = (await getJson(`${LOCAL.alertmanager}/api/v2/status`)) as {
+      const status = (await getJson(`${endpoints.alertmanager}/api/v2/status`)) as {
         config: { original: string };
       };
       const missing = model.alerting.receivers.filter((r) => !status.config.original.includes(r.name));

@@ -1,7 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
 import { AsyncResource } from 'node:async_hooks';
-import { ServerResponse, type ClientRequest, type IncomingMessage } from 'node:http';
+import { IncomingMessage, ServerResponse, type ClientRequest } from 'node:http';
 import net from 'node:net';
 import {
   SpanKind,
@@ -68,8 +68,6 @@ function newRequestId(): string {
   return uuidText.toString('latin1');
 }
 
-type ExpressLike = IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
-
 /**
  * Each response's request state, on the response only: a property added to an object Node already
  * built gives it a second hidden class, which slows the code in Node and Express that then sees
@@ -93,9 +91,34 @@ export interface HttpInstrumentation {
   exportUrls: string[];
 }
 
-function frameworkRoute(request: ExpressLike): string | undefined {
-  const path = request.route?.path;
-  return typeof path === 'string' ? `${request.baseUrl ?? ''}${path}` || '/' : undefined;
+const ROUTE = Symbol('otelkit.route');
+type ExpressRequest = IncomingMessage & { baseUrl?: string; res?: WithState; [ROUTE]?: unknown };
+
+/**
+ * Express (4 and 5) assigns `req.route` when a route matches, while `req.baseUrl` is still its
+ * router's mount path; by the time a later middleware outside that router sends the response
+ * (json-server's renderer does), `req.baseUrl` is the outer router's again and only the route's own
+ * path is left (`/:id` for `/posts/:id`). So the template is taken at that assignment, the last
+ * match winning as it does for `req.route`. An accessor on IncomingMessage.prototype rather than a
+ * patch of Express's Route: it covers every copy of Express an app loads (json-server nests its own
+ * Express 4), required, imported or bundled, with no module hook. Express adds `route` to each
+ * request anyway; the value goes to a symbol instead, so requests get no extra hidden class.
+ */
+function captureExpressRoutes() {
+  if (Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'route')) return;
+  Object.defineProperty(IncomingMessage.prototype, 'route', {
+    configurable: true,
+    get(this: ExpressRequest) {
+      return this[ROUTE];
+    },
+    set(this: ExpressRequest, route: { path?: unknown } | undefined) {
+      this[ROUTE] = route;
+      const path = route?.path;
+      // Express's own init middleware links the request to its response before any route runs
+      const state = this.res?.[STATE];
+      if (state && typeof path === 'string') state.route = `${this.baseUrl ?? ''}${path}` || '/';
+    },
+  });
 }
 
 let refusing = false;
@@ -302,7 +325,6 @@ export function instrumentHttp(options: HttpInstrumentation) {
     const state = this[STATE];
     if (state && !this.headersSent) {
       this.setHeader('x-response-time', `${(performance.now() - state.startedAt).toFixed(3)}ms`);
-      state.route ??= frameworkRoute(this.req as ExpressLike);
     }
     // arguments, not a rest parameter: passed straight through without an array per response
     // eslint-disable-next-line prefer-rest-params
@@ -316,6 +338,7 @@ export function instrumentHttp(options: HttpInstrumentation) {
     if (state && route?.url) state.route = route.url;
   });
 
+  captureExpressRoutes();
   keepIdleTimersOutOfRequests();
   // a malformed endpoint fails its exports, with a warning; it must not stop the preload here
   const exportPaths = options.exportUrls.flatMap((url) => (URL.canParse(url) ? [new URL(url).pathname] : []));

@@ -5,7 +5,8 @@ import { SpecError, formatPath, type Problem } from './diagnostics.ts';
 import { issuesToProblems, specErrorMap } from './issues.ts';
 import { parseYamlSpec, type Loaded } from './parse-yaml.ts';
 import { loadTsSpec } from './parse-ts.ts';
-import { checkRules } from './rules.ts';
+import { rulesDespiteSchemaProblems } from './partial.ts';
+import { checkRules, type RuleProblem } from './rules.ts';
 import { specSchema, type ParsedSpec } from './schema.ts';
 import { toModel, type Model } from '../model.ts';
 
@@ -69,28 +70,32 @@ export async function loadSpec(
 }
 
 export function validateLoaded(loaded: Loaded, file: string): LoadedSpec {
+  const locate = (problem: RuleProblem): Problem => {
+    const { line, col } = loaded.locator.locate(problem.path, { key: problem.key ?? false });
+    return { file, line, col, path: formatPath(problem.path), message: problem.message, rule: problem.rule };
+  };
   const result = specSchema.safeParse(loaded.data, { error: specErrorMap });
   if (!result.success) {
-    throw new SpecError(issuesToProblems(result.error.issues, specSchema, loaded.data, file, loaded.locator));
+    const schemaProblems = issuesToProblems(
+      result.error.issues,
+      specSchema,
+      loaded.data,
+      file,
+      loaded.locator,
+    );
+    const seen = new Set(schemaProblems.map((p) => p.path));
+    const ruleProblems = rulesDespiteSchemaProblems(loaded.data, result.error.issues)
+      .map(locate)
+      .filter((p) => !seen.has(p.path));
+    throw new SpecError(sortProblems([...schemaProblems, ...ruleProblems]));
   }
   const ruleProblems = checkRules(result.data);
-  if (ruleProblems.length > 0) {
-    throw new SpecError(
-      ruleProblems.map((problem): Problem => {
-        const { line, col } = loaded.locator.locate(problem.path, { key: problem.key ?? false });
-        return {
-          file,
-          line,
-          col,
-          path: formatPath(problem.path),
-          message: problem.message,
-          rule: problem.rule,
-        };
-      }),
-    );
-  }
+  if (ruleProblems.length > 0) throw new SpecError(ruleProblems.map(locate));
   return { file, spec: result.data, model: toModel(result.data) };
 }
+
+/** In the order a reader meets them in the file. */
+const sortProblems = (problems: Problem[]) => [...problems].sort((a, b) => a.line - b.line || a.col - b.col);
 
 function fileKind(info: Stats): string {
   if (info.isFIFO()) return 'a named pipe (FIFO)';

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -59,7 +59,8 @@ describe.each(VARIANTS)('preload on %s (%s)', (framework, module, expectedRoute)
   afterAll(() => receiver.close());
 
   it('adds request context headers, exports spans, metrics and logs on SIGTERM, then exits by the signal', async () => {
-    const app = await runApp(await makeApp(framework, module), flushOnlyEnv(receiver));
+    const made = await makeApp(framework, module);
+    const app = await runApp(made, flushOnlyEnv(receiver));
     const first = await app.request('/orders/42', {
       'x-request-id': 'req-abc.123:x',
       'x-frontend-id': 'web',
@@ -119,6 +120,12 @@ describe.each(VARIANTS)('preload on %s (%s)', (framework, module, expectedRoute)
     });
     expect(orderLine.trace_id).toBe(order!.traceId);
     expect(String(orderLine.timestamp)).toMatch(/Z$/);
+    // the handler that called console.log, and its line in the app's file
+    const source = (await readFile(path.join(made.dir, made.file), 'utf8')).split('\n');
+    expect(orderLine).toMatchObject({
+      func_name: 'order',
+      lineno: source.findIndex((l) => l.includes("console.log('order'")) + 1,
+    });
     expect(JSON.stringify(lines)).not.toContain('hunter2-Sup3r');
   });
 });
@@ -315,7 +322,8 @@ const LOG_LIBRARIES: [LogLibrary, ModuleKind][] = [
 describe.each(LOG_LIBRARIES)('%s output (%s)', (library, module) => {
   it('becomes the JSON lines of the brief, exported once as OTLP logs, redacted', async () => {
     const receiver = await startReceiver();
-    const app = await runApp(await makeLoggingApp(library, module), flushOnlyEnv(receiver));
+    const made = await makeLoggingApp(library, module);
+    const app = await runApp(made, flushOnlyEnv(receiver));
     await app.request('/orders/42', { 'x-request-id': 'log-req-1', 'x-frontend-id': 'web' });
     const { token } = mintDebugToken('preload-test-secret', 5 * 60_000);
     await app.request('/orders/43', { 'x-request-id': 'log-req-debug', 'x-debug-token': token });
@@ -364,6 +372,19 @@ describe.each(LOG_LIBRARIES)('%s output (%s)', (library, module) => {
       .filter((r) => String((r.body as { stringValue: string }).stringValue).startsWith('order 42'));
     expect(records).toHaveLength(1);
     expect(records[0]!.traceId).toBe(server.traceId);
+    // the standard's func_name and lineno: the app's call to the logger (in an anonymous request
+    // handler), not the library's frames or the preload's
+    const source = (await readFile(path.join(made.dir, made.file), 'utf8')).split('\n');
+    const lineOf = (code: string) => source.findIndex((l) => l.includes(code)) + 1;
+    expect(order).toMatchObject({ func_name: '<anonymous>', lineno: lineOf('log.info(') });
+    expect(lines.find((l) => String(l.message).startsWith('slow order'))).toMatchObject({
+      lineno: lineOf('log.warn('),
+    });
+    expect(debugLines[0]).toMatchObject({ lineno: lineOf('log.debug(') });
+    expect(records[0]!.attributes).toMatchObject({
+      'code.function.name': '<anonymous>',
+      'code.line.number': lineOf('log.info('),
+    });
     const everything = [...receiver.bodies, ...app.stdout, ...app.stderr].join('\n');
     expect(everything).not.toContain('hunter2-Sup3r');
     expect(everything).not.toContain('alice.smith@example.com');

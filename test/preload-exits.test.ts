@@ -223,6 +223,9 @@ describe.each([
       message: 'uncaught exception: sync boom in a plain handler',
       request_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+      // where it was thrown (the anonymous request handler), not the preload's handler that logs it
+      func_name: '<anonymous>',
+      lineno: SERVER.split('\n').findIndex((line) => line.includes("throw new Error('sync boom")) + 1,
     });
   });
 

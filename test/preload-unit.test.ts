@@ -7,6 +7,7 @@ import { normalisePath } from '../generator/routes.ts';
 import * as runtimeSettings from '../generator/runtime/preload/settings.ts';
 import { mintDebugToken, verifyDebugToken } from '../generator/runtime/preload/debug-token.ts';
 import { DurationHistogram } from '../generator/runtime/preload/histogram.ts';
+import { thrownAt } from '../generator/runtime/preload/logs.ts';
 import { createRedactor } from '../generator/runtime/preload/redact.ts';
 import { createPathNormaliser } from '../generator/runtime/preload/routes.ts';
 import { preloadTarget } from '../generator/targets/preload.ts';
@@ -182,5 +183,21 @@ describe('names shared by the runtime and the generator', () => {
     for (const name of shared) {
       expect({ name, value: runtimeSettings[name] }).toEqual({ name, value: conventions[name] });
     }
+  });
+});
+
+describe('where an uncaught error was thrown (its func_name and lineno)', () => {
+  const thrown = (frame: string) =>
+    Object.assign(new Error('x'), { stack: `Error: x\n    at ${frame}\n    at next (/app/b.js:1:1)` });
+  it.each([
+    ['placeOrder (/app/orders.js:12:5)', 'placeOrder', 12],
+    ['Orders.place [as run] (file:///app/orders.mjs:40:11)', 'place', 40],
+    ['new Orders (/app/orders.js:3:9)', 'Orders', 3],
+    // a frame without a location is passed over for the next one that has one
+    ['async Promise.all (index 0)', 'next', 1],
+    ['/app/top-level.js:7:1', '<anonymous>', 7],
+    ['Object.<anonymous> (/app/index.js:2:7)', '<anonymous>', 2],
+  ])('%s', (frame, name, line) => {
+    expect(thrownAt(thrown(frame))).toEqual({ function: name, line });
   });
 });

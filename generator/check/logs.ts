@@ -81,10 +81,14 @@ export function checkLogLine(text: string, options: LogCheckOptions): string[] {
     problems.push('logger must be a non-empty string (the module or component name)');
   if (!('message' in line) && !('event' in line))
     problems.push('missing the message: a "message" or "event" field');
-  for (const field of ['message', 'event', 'service', 'environment', 'source', 'func_name'])
+  for (const field of ['message', 'event', 'service', 'environment', 'source'])
     if (field in line && !isString(line[field]))
       problems.push(`${field} must be a string, not ${describe(line[field])}`);
-  if ('lineno' in line && !Number.isInteger(line.lineno)) problems.push('lineno must be an integer');
+  // the standard has both on every record: the function that logged and its line in the source
+  if (required('func_name') && (!isString(line.func_name) || line.func_name === ''))
+    problems.push('func_name must be a non-empty string (the function that emitted the record)');
+  if (required('lineno') && !(Number.isInteger(line.lineno) && (line.lineno as number) >= 0))
+    problems.push('lineno must be a non-negative integer (the line in the source file)');
 
   const optionalId = (field: string, format: RegExp, what: string) => {
     if (!(field in line) || line[field] === null) return;

@@ -32,6 +32,8 @@ const GOOD = [
     logger: 'app',
     event: 'slow query',
     request_id: null,
+    func_name: '<module>',
+    lineno: 7,
   },
   { ...base, level: 'critical', message: 'disk full', password: '[REDACTED]', note: 'for [REDACTED:email]' },
   {
@@ -59,6 +61,17 @@ const BAD: [string, object | string, string][] = [
   ['a local timestamp', { ...base, timestamp: '2026-03-01T13:00:00+01:00' }, 'not ISO 8601 in UTC'],
   ['no logger', { ...base, logger: undefined }, 'missing required field "logger"'],
   ['no message', { ...base, message: undefined, event: undefined }, 'a "message" or "event" field'],
+  [
+    'no func_name (the standard has it on every line)',
+    { ...base, func_name: undefined },
+    'missing required field "func_name"',
+  ],
+  [
+    'no lineno (the standard has it on every line)',
+    { ...base, lineno: undefined },
+    'missing required field "lineno"',
+  ],
+  ['a lineno that is text', { ...base, lineno: '42' }, 'lineno must be a non-negative integer'],
   [
     'a short trace id',
     { ...base, trace_id: '4bf92f35' },

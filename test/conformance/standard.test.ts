@@ -279,7 +279,22 @@ describe('the standard, row by row: the Node preload', () => {
     expect(inRequest).toMatchObject({ request_id: 'conformance-2', source: SOURCE_FROM_FRONTEND });
   });
 
-  it.todo('has func_name and lineno on every line (the standard says always; the preload has neither yet)');
+  it("has func_name and lineno on every line: the app's function and line that logged, also over OTLP", () => {
+    for (const line of out)
+      expect(line).toMatchObject({ func_name: expect.any(String), lineno: expect.any(Number) });
+    const lineOf = (code: string) => APP.split('\n').findIndex((l) => l.includes(code)) + 1;
+    const logged = lineOf("console.warn('a warning line')");
+    expect(out.find((l) => l.event === 'a warning line')).toMatchObject({ func_name: 'log', lineno: logged });
+    // a record the preload writes for the app (a resilience API call) names the app's call
+    expect(out.find((l) => l.resilience_event === 'retry_attempt')).toMatchObject({
+      func_name: 'api',
+      lineno: lineOf('otelkit.recordRetry('),
+    });
+    const record = receiver
+      .logRecords()
+      .find((r) => (r.body as { stringValue?: string }).stringValue === 'a warning line');
+    expect(record?.attributes).toMatchObject({ 'code.function.name': 'log', 'code.line.number': logged });
+  });
 
   it('its log lines pass otelkit check logs', async () => {
     const file = path.join(await tempDir('conformance-logs'), 'system.jsonl');

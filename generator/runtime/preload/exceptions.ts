@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { SpanStatusCode, context, trace, type Counter } from '@opentelemetry/api';
 import { THROWN_IN } from './context.ts';
-import { printTo, type LogSink } from './logs.ts';
+import { printTo, thrownAt, type LogSink } from './logs.ts';
 
 /**
  * Uncaught exceptions and unhandled rejections: logged at error with the stack and the request's
@@ -70,6 +70,9 @@ export function captureExceptions({ sink, counter, flush, dying: stopServing }: 
           exception_stacktrace: error instanceof Error ? error.stack : undefined,
           origin,
         },
+        undefined,
+        // where it was thrown, not the preload's handler that reports it
+        thrownAt(error),
       );
     } catch {
       // recording must never turn one failure into two

@@ -1,5 +1,5 @@
 import { isEsmNamespace, loadInstrumentationApi } from './instrumentation-api.ts';
-import { printTo, toStderr, type Level, type LogSink } from './logs.ts';
+import { printTo, toStderr, type CallerOf, type Level, type LogSink } from './logs.ts';
 
 /**
  * pino and winston output becomes the same JSON lines as console output, and each record is
@@ -58,8 +58,20 @@ function logDebugRequests(logger: PinoLogger, sink: LogSink) {
   };
 }
 
+/**
+ * Frames between a destination's write and the app's `log.info(...)`: pino's write and LOG; a
+ * logMethod hook or a child adds one or two.
+ */
+const PINO_FRAMES = 5;
+/**
+ * Between the format's transform and the app's `logger.info(...)`: winston's _transform, five of
+ * readable-stream's and winston's level method; a child logger's write adds one.
+ */
+const WINSTON_FRAMES = 10;
+
 export function pinoDestination(sink: LogSink, labels: Record<number, string>, messageKey: string) {
-  return {
+  const caller: CallerOf = { above: () => undefined, limit: PINO_FRAMES };
+  const destination = {
     [Symbol.for('pino.metadata')]: true,
     lastLevel: 0,
     write(line: string) {
@@ -67,7 +79,7 @@ export function pinoDestination(sink: LogSink, labels: Record<number, string>, m
       try {
         record = JSON.parse(line) as Record<string, unknown>;
       } catch {
-        sink.write('info', 'pino', line.trimEnd());
+        sink.write('info', 'pino', line.trimEnd(), undefined, undefined, caller);
         return;
       }
       const label = labels[Number(record.level)] ?? 'info';
@@ -84,10 +96,13 @@ export function pinoDestination(sink: LogSink, labels: Record<number, string>, m
         typeof record.name === 'string' ? record.name : 'pino',
         String(record[messageKey] ?? ''),
         any ? fields : undefined,
+        caller,
       );
       printTo(toStderr(level) ? process.stderr : process.stdout)(`${text}\n`);
     },
   };
+  caller.above = destination.write;
+  return destination;
 }
 
 function patchPino(exports: Fn, sink: LogSink): Fn {
@@ -131,6 +146,7 @@ function patchWinston(exports: Record<string, unknown>, sink: LogSink) {
   exports.createLogger = (...args: unknown[]) => {
     const logger = createLogger(...args);
     let inner = logger.format as WinstonFormat | undefined;
+    const caller: CallerOf = { above: () => undefined, limit: WINSTON_FRAMES };
     const wrapped: WinstonFormat = {
       transform(info, options) {
         const out = inner ? inner.transform(info, inner.options ?? options) : info;
@@ -164,10 +180,12 @@ function patchWinston(exports: Record<string, unknown>, sink: LogSink) {
           typeof name === 'string' ? name : 'winston',
           message,
           any ? fields : undefined,
+          caller,
         );
         return out;
       },
     };
+    caller.above = wrapped.transform;
     Object.defineProperty(logger, 'format', {
       configurable: true,
       enumerable: true,

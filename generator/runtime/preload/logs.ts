@@ -4,6 +4,8 @@ import type { Logger } from '@opentelemetry/api';
 import { REQUEST_STATE, type RequestState } from './context.ts';
 import type { Redactor } from './redact.ts';
 import {
+  CODE_FUNCTION_ATTRIBUTE,
+  CODE_LINE_ATTRIBUTE,
   FRONTEND_ATTRIBUTE,
   LOG_CLASS_ATTRIBUTE,
   REQUEST_ID_ATTRIBUTE,
@@ -33,19 +35,43 @@ export const toStderr = (level: Level) => RANK[level] >= RANK.warning;
 const levelOf = (level: string): Level | undefined =>
   level === 'warn' ? 'warning' : level in RANK ? (level as Level) : undefined;
 
+/** The standard's `func_name` and `lineno`: the function that emitted a record, and its line. */
+export interface Callsite {
+  function: string;
+  line: number;
+}
+
+/**
+ * Where a record's callsite is found: the first frame of the app's own code among the `limit`
+ * frames above (the callers of) `above`, a function of the preload's still on the stack. Taken only
+ * for records that are written, and one object per call path, made once.
+ */
+export interface CallerOf {
+  above: (...args: never[]) => unknown;
+  limit: number;
+}
+
 export interface LogSink {
+  /** `caller` defaults to the app's code that called into the preload, within a few frames. */
   write(
     level: Level,
     logger: string,
     message: string,
     fields?: Record<string, unknown>,
     logClass?: string,
+    caller?: CallerOf | Callsite,
   ): void;
   /**
    * For logging libraries, whose own level already filtered the record: emits the OTLP record
    * and returns the JSON line (no newline) for the library's transport to print, once.
    */
-  format(level: Level, logger: string, message: string, fields?: Record<string, unknown>): string;
+  format(
+    level: Level,
+    logger: string,
+    message: string,
+    fields: Record<string, unknown> | undefined,
+    caller: CallerOf,
+  ): string;
   /**
    * Whether the active request carries a valid debug token: its debug records are logged even
    * where the logger's own level would drop them.
@@ -78,6 +104,90 @@ export function printTo(stream: NodeJS.WriteStream): (text: string) => void {
 
 const requestState = (active: Context) => active.getValue(REQUEST_STATE) as RequestState | undefined;
 
+const structuredStack = (_error: Error, frames: NodeJS.CallSite[]) => frames;
+
+/**
+ * At most `limit` frames above `above`, as V8's call sites rather than stack text. The stack is
+ * walked by V8 only as far as the limit, and each frame taken costs about a microsecond (more than
+ * skipping one), which is why each call path asks for only as many as it needs. util.getCallSites
+ * (Node >= 22.12) cannot skip the preload's own frames and cost ~7 us for two frames where this
+ * costs ~3 us for the one console.log needs.
+ */
+function framesAbove(above: CallerOf['above'], limit: number): readonly NodeJS.CallSite[] {
+  const { prepareStackTrace, stackTraceLimit } = Error;
+  const holder: { stack?: unknown } = {};
+  try {
+    Error.prepareStackTrace = structuredStack;
+    Error.stackTraceLimit = limit;
+    Error.captureStackTrace(holder, above);
+    // V8 builds .stack on first read, with whatever prepareStackTrace is set then
+    const frames = holder.stack;
+    return Array.isArray(frames) ? (frames as NodeJS.CallSite[]) : [];
+  } catch {
+    return [];
+  } finally {
+    Error.prepareStackTrace = prepareStackTrace;
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
+/** The preload's own files (the bundle and its chunks): frames there are never the callsite. */
+const PRELOAD_FILES = new URL('.', import.meta.url).href;
+const UNKNOWN_CALLSITE: Callsite = { function: '<unknown>', line: 0 };
+/** How far a callsite is looked for when the nearest frames are Node's or the preload's own. */
+const CALLER_FRAMES = 8;
+
+const siteOf = (frame: NodeJS.CallSite | undefined): Callsite =>
+  frame
+    ? {
+        // V8's own wording for functions without a name (a module's top level, a callback)
+        function: frame.getFunctionName() || frame.getMethodName() || '<anonymous>',
+        line: frame.getLineNumber() ?? 0,
+      }
+    : UNKNOWN_CALLSITE;
+
+/**
+ * The first frame of the app's own code: outside Node, the preload and node_modules (a logging
+ * library's frames, or a resilience library's); else the first outside Node and the preload (a
+ * library that logged from its own callback, a dependency's own console.log); else the nearest.
+ * Where the nearest frames are all Node's or the preload's (console.table goes through Node's
+ * console; a callback passed to Array.forEach), it looks further.
+ */
+export function callsite(caller: CallerOf): Callsite {
+  const near = framesAbove(caller.above, caller.limit);
+  const found = appFrame(near);
+  if (found || caller.limit >= CALLER_FRAMES) return siteOf(found ?? near[0]);
+  const far = framesAbove(caller.above, CALLER_FRAMES);
+  return siteOf(appFrame(far) ?? far[0]);
+}
+
+function appFrame(frames: readonly NodeJS.CallSite[]) {
+  let outside: NodeJS.CallSite | undefined;
+  for (const frame of frames) {
+    const file = frame.getFileName();
+    if (!file || file.startsWith('node:') || file.startsWith(PRELOAD_FILES)) continue;
+    if (!file.includes('/node_modules/') && !file.includes('\\node_modules\\')) return frame;
+    outside ??= frame;
+  }
+  return outside;
+}
+
+const STACK_FRAME = /^\s+at (?:(?:async )?(.*?) \()?(.*?):(\d+):\d+\)?$/m;
+
+/** Where an error was thrown, from the first frame of its stack text (what the Python bootstrap reports). */
+export function thrownAt(error: unknown): Callsite | undefined {
+  const stack = error instanceof Error ? error.stack : undefined;
+  const frame = typeof stack === 'string' ? STACK_FRAME.exec(stack) : null;
+  if (!frame) return undefined;
+  // "Type.method [as alias]" or "new Type" in the text; the standard's func_name is the bare name
+  const name = frame[1]
+    ?.replace(/ \[as [^\]]+\]$/, '')
+    .replace(/^new /, '')
+    .split('.')
+    .pop();
+  return { function: name || '<anonymous>', line: Number(frame[3]) };
+}
+
 export function createLogSink(settings: PreloadSettings, otelLogger: Logger, redactor: Redactor): LogSink {
   const threshold = RANK[levelOf(settings.logLevel) ?? 'info'];
   const stdout = printTo(process.stdout);
@@ -90,7 +200,9 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
     logClass: string,
     active: Context,
     state: RequestState | undefined,
+    caller: CallerOf | Callsite,
   ) => {
+    const site = 'above' in caller ? callsite(caller) : caller;
     const spanContext = trace.getSpanContext(active);
     const message = redactor.text(rawMessage);
     const extra = fields ? (redactor.data(fields) as Record<string, unknown>) : undefined;
@@ -106,6 +218,8 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
       message,
       // the standard's name for the message (structlog's); `message` stays for Loki and humans
       event: message,
+      func_name: site.function,
+      lineno: site.line,
       ...(source !== undefined ? { source } : {}),
       service: settings.service,
       environment: settings.environment,
@@ -123,6 +237,8 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
       context: active,
       attributes: {
         'logger.name': logger,
+        [CODE_FUNCTION_ATTRIBUTE]: site.function,
+        [CODE_LINE_ATTRIBUTE]: site.line,
         [LOG_CLASS_ATTRIBUTE]: state?.debug && level === 'debug' ? 'debug' : logClass,
         ...(state ? { [REQUEST_ID_ATTRIBUTE]: state.requestId, [FRONTEND_ATTRIBUTE]: state.frontend } : {}),
         ...(source !== undefined ? { source } : {}),
@@ -131,20 +247,32 @@ export function createLogSink(settings: PreloadSettings, otelLogger: Logger, red
     });
     return stringifyLine(line, extra);
   };
+  // records with no caller of their own name the app's code that called into the preload (a
+  // resilience API, say), else whatever ran the preload's code
+  const callerOfWrite: CallerOf = { above: () => undefined, limit: CALLER_FRAMES };
+  const write: LogSink['write'] = (
+    level,
+    logger,
+    rawMessage,
+    fields,
+    logClass = 'application',
+    caller = callerOfWrite,
+  ) => {
+    const active: Context = context.active();
+    const state = requestState(active);
+    // a valid debug token lowers the threshold for its own request only; below the threshold
+    // nothing is formatted, redacted or allocated, and no stack is captured
+    if (RANK[level] < threshold && !(state?.debug && level === 'debug')) return;
+    const line = record(level, logger, rawMessage, fields, logClass, active, state, caller);
+    (toStderr(level) ? stderr : stdout)(`${line}\n`);
+  };
+  callerOfWrite.above = write;
   return {
-    write(level, logger, rawMessage, fields, logClass = 'application') {
+    write,
+    format(level, logger, rawMessage, fields, caller) {
       const active: Context = context.active();
       const state = requestState(active);
-      // a valid debug token lowers the threshold for its own request only; below the threshold
-      // nothing is formatted, redacted or allocated
-      if (RANK[level] < threshold && !(state?.debug && level === 'debug')) return;
-      const line = record(level, logger, rawMessage, fields, logClass, active, state);
-      (toStderr(level) ? stderr : stdout)(`${line}\n`);
-    },
-    format(level, logger, rawMessage, fields) {
-      const active: Context = context.active();
-      const state = requestState(active);
-      return record(level, logger, rawMessage, fields, 'application', active, state);
+      return record(level, logger, rawMessage, fields, 'application', active, state, caller);
     },
     debugRequest() {
       return requestState(context.active())?.debug === true;
@@ -183,17 +311,19 @@ function stringifyLine(line: Record<string, unknown>, extra: Record<string, unkn
  */
 export function captureConsole(sink: LogSink, redactor: Redactor) {
   const target = console as unknown as Record<string, unknown>;
-  const write = (level: Level, message: () => string, args: readonly unknown[]) => {
+  const write = (level: Level, message: () => string, args: readonly unknown[], caller: CallerOf) => {
     try {
-      sink.write(level, 'console', message());
+      sink.write(level, 'console', message(), undefined, undefined, caller);
     } catch {
       try {
-        sink.write(level, 'console', redactor.text(format(...args)));
+        sink.write(level, 'console', redactor.text(format(...args)), undefined, undefined, caller);
       } catch {
         // an argument even util.format cannot print: nothing to log
       }
     }
   };
+  // the callsite is the frame that called the console method: one frame, the cheapest stack to take
+  const callerOf = (above: CallerOf['above']): CallerOf => ({ above, limit: 1 });
   const methods: [keyof Console, Level][] = [
     ['log', 'info'],
     ['info', 'info'],
@@ -203,23 +333,36 @@ export function captureConsole(sink: LogSink, redactor: Redactor) {
   ];
   for (const [method, level] of methods) {
     // objects are redacted by key before formatting, so `{ password: ... }` never reaches the text
-    target[method] = (...args: unknown[]) =>
-      write(level, () => format(...args.map((arg) => redactor.data(arg, true))), args);
+    const replacement = (...args: unknown[]) =>
+      write(level, () => format(...args.map((arg) => redactor.data(arg, true))), args, caller);
+    const caller = callerOf(replacement);
+    target[method] = replacement;
   }
-  target.dir = (value: unknown, options?: object) =>
-    write('info', () => inspect(redactor.data(value, true), { customInspect: false, ...options }), [value]);
+  const dir = (value: unknown, options?: object) =>
+    write(
+      'info',
+      () => inspect(redactor.data(value, true), { customInspect: false, ...options }),
+      [value],
+      dirCaller,
+    );
+  const dirCaller = callerOf(dir);
+  target.dir = dir;
   // console.table renders through this.log, which is ours; it only needs the data redacted first
   const table = console.table.bind(console);
-  target.table = (data: unknown, properties?: readonly string[]) => {
+  const ownTable = (data: unknown, properties?: readonly string[]) => {
     try {
       table(redactor.data(data, true), properties);
     } catch {
-      write('info', () => inspect(redactor.data(data, true)), [data]);
+      write('info', () => inspect(redactor.data(data, true)), [data], tableCaller);
     }
   };
+  const tableCaller = callerOf(ownTable);
+  target.table = ownTable;
   // what bare Node prints to stderr: "Trace: message" and the caller's stack; logged at info,
   // not debug, because the app asked for it to be printed
-  target.trace = function trace(...args: unknown[]) {
+  const traceCaller = callerOf(trace);
+  target.trace = trace;
+  function trace(...args: unknown[]) {
     const stack = { name: 'Trace', message: '', stack: '' };
     Error.captureStackTrace(stack, trace);
     write(
@@ -229,6 +372,7 @@ export function captureConsole(sink: LogSink, redactor: Redactor) {
         return `Trace${message ? `: ${message}` : ''}${stack.stack.slice(stack.stack.indexOf('\n'))}`;
       },
       args,
+      traceCaller,
     );
-  };
+  }
 }

@@ -68,4 +68,7 @@ export const UNKNOWN_FRONTEND = 'unknown';
 export const REQUEST_ID_ATTRIBUTE = 'request_id';
 export const DEBUG_ATTRIBUTE = 'otelkit.debug';
 export const LOG_CLASS_ATTRIBUTE = 'log.class';
+/** OpenTelemetry's names for a log record's func_name and lineno, as the Python bootstrap exports them. */
+export const CODE_FUNCTION_ATTRIBUTE = 'code.function.name';
+export const CODE_LINE_ATTRIBUTE = 'code.line.number';
 export const OVERFLOW_ROUTE = '/{other}';

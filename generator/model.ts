@@ -136,7 +136,16 @@ const ms = (text: string): number => {
   return value;
 };
 
+/** The rules and the targets read one Model per parsed spec (and so one alert catalogue). */
+const models = new WeakMap<ParsedSpec, Model>();
+
 export function toModel(spec: ParsedSpec): Model {
+  let model = models.get(spec);
+  if (!model) models.set(spec, (model = normalise(spec)));
+  return model;
+}
+
+function normalise(spec: ParsedSpec): Model {
   const services = spec.services.map((service): ServiceModel => ({
     name: service.name,
     description: service.description,

@@ -1182,7 +1182,19 @@ function targetAlerts(model: Model): AlertDefinition[] {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Rule files, their tests, the runbooks and the Kubernetes rules all read the catalogue of one
+ * Model: built once per Model (a 500-service spec built it four times, 1.9 s each).
+ */
+const built = new WeakMap<Model, Catalogue>();
+
 export function buildCatalogue(model: Model): Catalogue {
+  let catalogue = built.get(model);
+  if (!catalogue) built.set(model, (catalogue = assemble(model)));
+  return catalogue;
+}
+
+function assemble(model: Model): Catalogue {
   const files: RuleFile[] = [];
   files.push({ file: 'recording', groupName: 'otelkit-red', recording: sharedRecording(), alerts: [] });
   for (const service of model.services) {

@@ -16,23 +16,27 @@ import { SERVICE_LABEL } from './common.ts';
 
 const PRELOAD_VOLUME = 'otelkit-preload';
 
-function preloadFile(model: Model, service: ServiceModel): Artifact & { format: 'text' } {
+/** Every Node service's preload file, by path: generated once, not once per service. */
+function preloadFiles(model: Model): Map<string, Artifact> {
+  return new Map(preloadTarget.generate(model).map((artifact) => [artifact.path, artifact]));
+}
+
+function preloadFile(preloads: Map<string, Artifact>, service: ServiceModel): Artifact & { format: 'text' } {
   const extension = service.module === 'commonjs' ? 'cjs' : 'mjs';
-  const artifact = preloadTarget
-    .generate(model)
-    .find((a) => a.path === `preload/${service.name}.${extension}`);
+  const artifact = preloads.get(`preload/${service.name}.${extension}`);
   if (!artifact || artifact.format !== 'text') throw new Error(`internal: no preload for ${service.name}`);
   return artifact;
 }
 
 export function instrumentArtifacts(model: Model): Artifact[] {
+  const preloads = preloadFiles(model);
   return model.services.flatMap((service): Artifact[] => {
     const dir = `k8s/instrument/${service.name}`;
     const env: Record<string, string> = {
       ...serviceEnv(model, service),
       OTEL_EXPORTER_OTLP_ENDPOINT: appCollectorEndpoint(model),
     };
-    const node = service.runtime === 'node' ? preloadFile(model, service) : undefined;
+    const node = service.runtime === 'node' ? preloadFile(preloads, service) : undefined;
     const preloadName = node ? node.path.slice('preload/'.length) : undefined;
     const mountPath = preloadName
       ? `${model.kubernetes.app_dir.replace(/\/+$/, '')}/preload/${preloadName}`

@@ -24,6 +24,9 @@ export const SUPPORTED: Readonly<Record<Component, readonly string[]>> = {
   grafana: ['12.3.0'],
 };
 
+/** Stable (1.x) confmap providers ship on their own version line next to each Collector release. */
+export const COLLECTOR_PROVIDER_VERSION: Readonly<Record<string, string>> = { [PINNED.collector]: '1.65.0' };
+
 export const COLLECTOR_CONTRIB_MODULE = 'github.com/open-telemetry/opentelemetry-collector-contrib';
 export const COLLECTOR_CORE_MODULE = 'go.opentelemetry.io/collector';
 
@@ -43,3 +46,45 @@ const TAG_PREFIX: Partial<Record<Component, string>> = { prometheus: 'v', alertm
 export function upstreamTag(component: Component, version: string): string {
   return `${TAG_PREFIX[component] ?? ''}${version}`;
 }
+
+/**
+ * The backends' binaries as scripts/build-backends.sh builds them from their Go modules (it reads
+ * this table through scripts/versions.ts), and the version each binary is cached and found under.
+ * Tempo tags 2.x while its go.mod has no /v2, so Go reaches 2.x code only by pseudo-version, and
+ * the newest one the proxy here serves is a main-branch commit after v2.8.0-rc.0: the configs are
+ * written against 2.8.0 (PINNED) and checked with that build.
+ */
+export const BACKEND_BUILDS = {
+  prometheus: {
+    module: 'github.com/prometheus/prometheus',
+    // Prometheus 3.x is published as Go module versions v0.3XX.Y
+    moduleVersion: `v0.3${PINNED.prometheus.split('.')[1]}.${PINNED.prometheus.split('.')[2]}`,
+    version: PINNED.prometheus,
+  },
+  alertmanager: {
+    module: 'github.com/prometheus/alertmanager',
+    moduleVersion: `v${PINNED.alertmanager}`,
+    version: PINNED.alertmanager,
+  },
+  loki: { module: 'github.com/grafana/loki/v3', moduleVersion: `v${PINNED.loki}`, version: PINNED.loki },
+  tempo: {
+    module: 'github.com/grafana/tempo',
+    moduleVersion: 'v1.5.1-0.20250529124718-87c2dc380cec',
+    version: '2.8.0-rc.0-87c2dc380cec',
+  },
+} as const;
+
+/** Each tool the build script makes, with the module build it comes from (promtool and amtool ship with their servers). */
+export const BACKEND_TOOLS = {
+  promtool: 'prometheus',
+  prometheus: 'prometheus',
+  amtool: 'alertmanager',
+  alertmanager: 'alertmanager',
+  loki: 'loki',
+  tempo: 'tempo',
+} as const satisfies Record<string, keyof typeof BACKEND_BUILDS>;
+
+export type BackendTool = keyof typeof BACKEND_TOOLS;
+
+/** The version a backend tool binary is built, cached and found under. */
+export const toolVersion = (tool: BackendTool): string => BACKEND_BUILDS[BACKEND_TOOLS[tool]].version;

@@ -22,36 +22,14 @@
 #   GOMODCACHE / GOCACHE / GOPROXY are honoured as usual.
 set -euo pipefail
 
-# ---------------------------------------------------------------------------
-# Pinned versions: the newest release of each that builds from the Go module
-# proxy available here (see docs/backend-builds.md for what failed newer).
-# ---------------------------------------------------------------------------
-
-# Prometheus 3.x: Go module versions v0.3XX.Y are Prometheus 3.XX.Y.
-# 3.16.0 (v0.316.0) does not build here: the proxy refuses three of its
-# dependency versions (google/pprof, prometheus/client_golang/exp,
-# hashicorp/nomad/api, all published after the proxy's cut-off).
-PROMETHEUS_VERSION="3.15.0"
-PROMETHEUS_MODULE_VERSION="v0.315.0"
-# Alertmanager (amtool is built from the same module).
-ALERTMANAGER_VERSION="0.34.2"
-ALERTMANAGER_MODULE_VERSION="v0.34.2"
-# Loki 3.x single binary.
-LOKI_VERSION="3.7.8"
-LOKI_MODULE_VERSION="v3.7.8"
-# Tempo 2.x. Tempo tags v2.x.y while its go.mod says `module github.com/grafana/tempo`
-# (no /v2), so Go can only address 2.x code by pseudo-version (v1.5.1-0.<time>-<commit>);
-# `@v2.x.y`, `@v2.x.y+incompatible`, branch and bare-commit queries are all refused by
-# the proxy here, and so are the 2025-10 and 2026 pseudo-versions tried. This is the
-# newest one it serves: a main-branch commit of 2025-05-29, i.e. v2.8.0-rc.0 plus two
-# changelog entries (local-blocks live-trace limit, dashboard tweak).
-TEMPO_VERSION="2.8.0-rc.0-87c2dc380cec"
-TEMPO_MODULE_VERSION="v1.5.1-0.20250529124718-87c2dc380cec"
-
-readonly PROMETHEUS_MODULE="github.com/prometheus/prometheus"
-readonly ALERTMANAGER_MODULE="github.com/prometheus/alertmanager"
-readonly LOKI_MODULE="github.com/grafana/loki/v3"
-readonly TEMPO_MODULE="github.com/grafana/tempo"
+# Pinned versions and modules: generator/versions.ts (BACKEND_BUILDS) is their one home, printed
+# for the shell by scripts/versions.ts. Node >= 22.6 runs it (the repository pins Node 24).
+here=$(cd "$(dirname "$0")" && pwd)
+node_bin=${OTELKIT_NODE:-$here/../node_modules/node/bin/node}
+[[ -x $node_bin ]] || node_bin=node
+versions=$("$node_bin" "$here/versions.ts") ||
+  { printf '[build-backends] error: cannot read the pinned versions (run npm ci first, or set OTELKIT_NODE to a Node >= 22.6)\n' >&2; exit 1; }
+eval "$versions"
 readonly ALL_TOOLS=(promtool amtool prometheus alertmanager loki tempo)
 
 log() { printf '[build-backends] %s\n' "$*" >&2; }

@@ -7,11 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { dump } from 'js-yaml';
 import { findTool } from '../generator/validate/tools.ts';
-import { PINNED } from '../generator/versions.ts';
-import { REPO, freePort, tempDir } from './helpers.ts';
+import { freePort, tempDir } from './helpers.ts';
 
 const STARTUP_MS = 60_000;
 
@@ -118,7 +116,7 @@ export async function deadEndpoint() {
 }
 
 async function requireTool(tool: 'prometheus' | 'loki') {
-  const binary = await findTool(tool, PINNED[tool], process.env);
+  const binary = await findTool(tool, process.env);
   if (!binary) throw new Error(`no ${tool} binary: run scripts/build-backends.sh ${tool}`);
   return binary;
 }
@@ -281,12 +279,8 @@ export interface Tempo extends Proc {
 
 /** Tempo on the generated config, on loopback ports, remote-writing its generated metrics to `prometheusUrl`. */
 export async function startTempo(config: Json, prometheusUrl: string): Promise<Tempo> {
-  // the script names Tempo's cache directory after the pseudo-version it builds, not PINNED.tempo,
-  // so ask it (a cached build only prints the path)
-  const built = await execa(path.join(REPO, 'scripts/build-backends.sh'), ['tempo'], { reject: false });
-  const binary = /^tempo=(.+)$/m.exec(built.stdout)?.[1];
-  if (!binary)
-    throw new Error(`no tempo binary (scripts/build-backends.sh tempo):\n${built.stderr.slice(-2000)}`);
+  const binary = await findTool('tempo', process.env);
+  if (!binary) throw new Error('no tempo binary: run scripts/build-backends.sh tempo');
   const dir = await tempDir('tempo');
   const own = JSON.parse(JSON.stringify(config)) as Json;
   const grpc = await freePort();

@@ -402,7 +402,7 @@ const image = (what: string, fallback = 'the upstream image at the pinned versio
   z
     .string()
     .regex(/^[a-z0-9][A-Za-z0-9._\-/:@]*$/, {
-      error: `${what} must be an image reference; write e.g. "registry.example/otelcol-otelkit:0.159.0"`,
+      error: `${what} must be an image reference; write e.g. "registry.example/otelcol-otelkit:${PINNED.collector}"`,
     })
     .optional()
     .describe(`${what} image (default: ${fallback})`);

@@ -1,5 +1,5 @@
 import type { Model } from '../model.ts';
-import { COLLECTOR_CONTRIB_MODULE, COLLECTOR_CORE_MODULE } from '../versions.ts';
+import { COLLECTOR_CONTRIB_MODULE, COLLECTOR_CORE_MODULE, COLLECTOR_PROVIDER_VERSION } from '../versions.ts';
 import type { Artifact, Target } from './artifact.ts';
 import { COMPONENT, collectorConfigs, type CollectorConfig } from './collector.ts';
 
@@ -32,8 +32,6 @@ const MODULES: Readonly<Record<string, { kind: Kind; module: string; core: boole
   [COMPONENT.fileStorage]: { kind: 'extensions', module: 'extension/storage/filestorage', core: false },
 };
 
-/** Stable (1.x) confmap providers ship on their own version line next to each Collector release. */
-const PROVIDER_VERSION: Readonly<Record<string, string>> = { '0.159.0': '1.65.0' };
 const PROVIDERS = ['envprovider', 'fileprovider', 'yamlprovider'];
 
 export const componentType = (id: string) => id.split('/')[0]!;
@@ -62,7 +60,7 @@ export function builderManifest(model: Model) {
       const base = known.core ? COLLECTOR_CORE_MODULE : COLLECTOR_CONTRIB_MODULE;
       return { gomod: `${base}/${known.module} v${version}` };
     });
-  const providerVersion = PROVIDER_VERSION[version];
+  const providerVersion = COLLECTOR_PROVIDER_VERSION[version];
   if (!providerVersion)
     throw new Error(`internal: no confmap provider version known for Collector ${version}`);
   return {

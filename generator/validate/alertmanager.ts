@@ -1,4 +1,3 @@
-import { PINNED } from '../versions.ts';
 import type { ToolCheck, ToolCheckResult } from './index.ts';
 import { findTool, run } from './tools.ts';
 
@@ -7,7 +6,7 @@ export const amtoolCheck: ToolCheck = {
   async run({ dir, files, env }): Promise<ToolCheckResult> {
     const config = 'stacks/alertmanager/alertmanager.yml';
     if (!files.includes(config)) return { status: 'passed', summary: 'no Alertmanager config generated' };
-    const amtool = await findTool('amtool', PINNED.alertmanager, env);
+    const amtool = await findTool('amtool', env);
     if (!amtool) {
       return {
         status: 'unavailable',

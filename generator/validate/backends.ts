@@ -1,11 +1,9 @@
-import { PINNED } from '../versions.ts';
 import type { ToolCheck, ToolCheckResult } from './index.ts';
 import { findTool, run } from './tools.ts';
 
 /** Loki and Tempo parse and validate their config without starting (strict: unknown keys fail). */
 function configCheck(options: {
   tool: 'loki' | 'tempo';
-  version: string;
   file: string;
   args: (file: string) => string[];
 }): ToolCheck {
@@ -14,7 +12,7 @@ function configCheck(options: {
     async run({ dir, files, env }): Promise<ToolCheckResult> {
       if (!files.includes(options.file))
         return { status: 'passed', summary: `no ${options.tool} config generated` };
-      const binary = await findTool(options.tool, options.version, env);
+      const binary = await findTool(options.tool, env);
       if (!binary) {
         return {
           status: 'unavailable',
@@ -35,7 +33,6 @@ function configCheck(options: {
 
 export const lokiCheck = configCheck({
   tool: 'loki',
-  version: PINNED.loki,
   file: 'stacks/loki/loki.yaml',
   args: (file) => [`-config.file=${file}`, '-verify-config'],
 });
@@ -43,7 +40,6 @@ export const lokiCheck = configCheck({
 /** Tempo's -config.verify also fails on its configuration warnings (e.g. a retention under the poll cycle). */
 export const tempoCheck = configCheck({
   tool: 'tempo',
-  version: PINNED.tempo,
   file: 'stacks/tempo/tempo.yaml',
   args: (file) => [`-config.file=${file}`, '-config.verify=true'],
 });

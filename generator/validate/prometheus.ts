@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { PINNED } from '../versions.ts';
 import type { ToolCheck, ToolCheckResult } from './index.ts';
 import { findTool, run } from './tools.ts';
 
@@ -12,7 +11,7 @@ const unavailable = (tool: string): ToolCheckResult => ({
 export const promtoolCheck: ToolCheck = {
   name: 'Prometheus config, rules and rule unit tests (promtool)',
   async run({ dir, files, env }): Promise<ToolCheckResult> {
-    const promtool = await findTool('promtool', PINNED.prometheus, env);
+    const promtool = await findTool('promtool', env);
     if (!promtool) return unavailable('promtool');
     const details: string[] = [];
     const config = 'stacks/prometheus/prometheus.yml';

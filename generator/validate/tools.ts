@@ -1,18 +1,20 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
+import { toolVersion, type BackendTool } from '../versions.ts';
 import { cacheDir } from './collector.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * A backend tool binary: OTELKIT_<TOOL> if set, else the one scripts/build-backends.sh cached for
- * the pinned version, else one on PATH. Undefined when none exists, which callers report plainly.
+ * the version it builds (versions.ts), else one on PATH. Undefined when none exists, which callers
+ * report plainly.
  */
-export async function findTool(tool: string, version: string, env: Env): Promise<string | undefined> {
+export async function findTool(tool: BackendTool, env: Env): Promise<string | undefined> {
   const override = env[`OTELKIT_${tool.toUpperCase()}`];
   if (override) return existsSync(override) ? override : undefined;
-  const cached = path.join(cacheDir(env), 'bin', `${tool}-${version}`, tool);
+  const cached = path.join(cacheDir(env), 'bin', `${tool}-${toolVersion(tool)}`, tool);
   if (existsSync(cached)) return cached;
   const onPath = await execa('sh', ['-c', `command -v ${tool}`], { reject: false });
   return onPath.exitCode === 0 && onPath.stdout.trim() ? onPath.stdout.trim() : undefined;

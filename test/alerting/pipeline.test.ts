@@ -10,7 +10,6 @@ import { render } from '../../generator/emit/emit.ts';
 import { loadSpec } from '../../generator/spec/load.ts';
 import { generateArtifacts } from '../../generator/targets/index.ts';
 import { findTool } from '../../generator/validate/tools.ts';
-import { PINNED } from '../../generator/versions.ts';
 import { REPO, freePort, tempDir } from '../helpers.ts';
 import {
   collectorPorts,
@@ -144,7 +143,7 @@ beforeAll(async () => {
   await mkdir(path.join(dir, 'queue'), { recursive: true });
 
   // Prometheus as generated, its Collector job pointed at this Collector, rules as generated
-  const promBinary = await findTool('prometheus', PINNED.prometheus, process.env);
+  const promBinary = await findTool('prometheus', process.env);
   if (!promBinary) throw new Error('no prometheus binary: run scripts/build-backends.sh prometheus');
   const generated = load(files.get('stacks/prometheus/prometheus.yml')!) as Json;
   const job = (generated.scrape_configs as Json[]).find((j) => j.job_name === 'otel-collector')!;

@@ -5,7 +5,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { findTool } from '../../generator/validate/tools.ts';
-import { PINNED } from '../../generator/versions.ts';
 import { REPO, cli, freePort, tempDir } from '../helpers.ts';
 
 const SPEC = path.join(REPO, 'examples/shop/otelkit.yaml');
@@ -118,7 +117,7 @@ describe('otelkit check metrics', () => {
 
 describe('otelkit check metrics against a Prometheus server', () => {
   it("reads the service's series (by job) from the real Prometheus that scrapes it", async () => {
-    const binary = await findTool('prometheus', PINNED.prometheus, process.env);
+    const binary = await findTool('prometheus', process.env);
     if (!binary) throw new Error('no prometheus binary: run scripts/build-backends.sh prometheus');
     bodies.set('/checkout/metrics', CONFORMANT);
     bodies.set('/storefront/metrics', 'retry_attempts_total{dependency="checkout"} 1\n');

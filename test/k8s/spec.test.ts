@@ -39,13 +39,13 @@ describe('kubernetes: spec section', () => {
 
   it('takes overrides', async () => {
     const loaded = await withKubernetes(
-      '  namespace: telemetry\n  storage_class: fast-ssd\n  storage:\n    loki: 50Gi\n  images:\n    collector: registry.example/otelcol-otelkit:0.159.0\n',
+      '  namespace: telemetry\n  storage_class: fast-ssd\n  storage:\n    loki: 50Gi\n  images:\n    collector: registry.example/otelcol-otelkit:7.1.2\n',
     );
     expect(loaded.model.kubernetes.namespace).toBe('telemetry');
     expect(loaded.model.kubernetes.storage_class).toBe('fast-ssd');
     expect(loaded.model.kubernetes.storage.loki).toBe('50Gi');
     expect(loaded.model.kubernetes.storage.tempo).toBe('10Gi');
-    expect(loaded.model.kubernetes.images.collector).toBe('registry.example/otelcol-otelkit:0.159.0');
+    expect(loaded.model.kubernetes.images.collector).toBe('registry.example/otelcol-otelkit:7.1.2');
   });
 
   it('reports every bad value with its line, column and how to fix it', async () => {

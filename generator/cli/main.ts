@@ -8,6 +8,7 @@ import { jsonSchema } from '../spec/json-schema.ts';
 import { runInit } from './init.ts';
 import { runValidate } from './validate.ts';
 import { runVerify } from './verify.ts';
+import { runVerifyKubernetes } from './verify-kubernetes.ts';
 import { runDebugToken } from './debug-token.ts';
 import { CHECK_USAGE, runCheck } from '../check/cli.ts';
 import { UsageError, type Io } from './io.ts';
@@ -22,7 +23,9 @@ commands:
                                         write every artifact; --check only compares with what is there;
                                         --force replaces files that lack the generated header
   validate [spec]                       check the spec and the generated files with the real tools
-  verify [spec]                         bring the generated stack up, probe it end to end, tear it down
+  verify [spec] [--kubernetes]          bring the generated stack up, probe it end to end, tear it down;
+                                        --kubernetes: apply k8s/ to the current kubeconfig context in a
+                                        throwaway namespace instead of docker compose
   debug-token --ttl 15m                 mint a signed X-Debug-Token (secret from OTELKIT_DEBUG_SECRET)
 ${CHECK_USAGE}
   schema                                print the spec's JSON Schema
@@ -103,9 +106,10 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       return runValidate(io, await loadSpec(specFile, display(io, specFile)));
     }
     case 'verify': {
-      const { positionals } = parse(rest, {}, 1);
+      const { values, positionals } = parse(rest, { kubernetes: { type: 'boolean' } }, 1);
       const specFile = resolveSpec(io, positionals[0]);
-      return runVerify(io, await loadSpec(specFile, display(io, specFile)));
+      const loaded = await loadSpec(specFile, display(io, specFile));
+      return values.kubernetes === true ? runVerifyKubernetes(io, loaded) : runVerify(io, loaded);
     }
     case 'debug-token':
       return runDebugToken(io, rest);

@@ -132,6 +132,23 @@ describe('generated k8s/ on a real API server', () => {
     },
   );
 
+  it("keeps the names of the gateway's volume claim templates (the CRDs carry embedded object metadata)", async () => {
+    // a CRD without it prunes metadata.name, and the operator's StatefulSet is then refused
+    const { dir, model } = await generate('gateway');
+    const docs = await rendered(path.join(dir, 'k8s'));
+    const gateway = docs.find((d) => d.kind === 'OpenTelemetryCollector' && d.spec?.mode === 'statefulset')!;
+    await ensureNamespace(model.kubernetes.namespace);
+    const result = await run(
+      ['apply', '--server-side', '--dry-run=server', '-o', 'json', '-f', '-'],
+      dump(gateway),
+    );
+    expect(result.exitCode).toBe(0);
+    const stored = JSON.parse(result.stdout) as {
+      spec: { volumeClaimTemplates: { metadata: { name?: string } }[] };
+    };
+    expect(stored.spec.volumeClaimTemplates.map((t) => t.metadata.name)).toEqual(['queue']);
+  });
+
   it('a Deployment instrumented with its component passes the dry run with the OTEL_* env and the preload', async () => {
     const { dir, model } = await generate('gateway');
     const app = path.join(dir, 'app');

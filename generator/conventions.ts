@@ -1,3 +1,5 @@
+import { address, httpUrl, port } from './topology.ts';
+
 /**
  * Names shared by the Collector config, the alert rules, the dashboards and the Node preload.
  * Change one here and every consumer follows, which is what keeps rules and panels in step.
@@ -22,13 +24,13 @@ export const SAMPLING_RATIO_ATTRIBUTE = 'otelkit.sampling.ratio';
 
 /** Where the stack's services listen, inside the compose network. */
 export const ENDPOINTS = {
-  collectorOtlpGrpc: 4317,
-  collectorOtlpHttp: 4318,
-  collectorHealth: 13133,
-  collectorMetrics: 8888,
-  prometheus: 'http://prometheus:9090',
-  loki: 'http://loki:3100',
-  tempoOtlpGrpc: 'tempo:4317',
+  collectorOtlpGrpc: port('collector', 'otlpGrpc'),
+  collectorOtlpHttp: port('collector', 'otlpHttp'),
+  collectorHealth: port('collector', 'health'),
+  collectorMetrics: port('collector', 'metrics'),
+  prometheus: httpUrl('prometheus'),
+  loki: httpUrl('loki'),
+  tempoOtlpGrpc: address('tempo', 'otlpGrpc'),
   gatewayHost: 'otelcol-gateway',
 } as const;
 

@@ -25,6 +25,7 @@ import { ERROR_STATUS, REQUEST_KINDS_RE, num, requestMatchers, requestSpanKind, 
 import { BACKEND_JOBS } from './scrape-jobs.ts';
 import { watchdogAlerts } from './watchdog.ts';
 import { LATENCY_QUANTILES, RULE } from './rule-names.ts';
+import { address } from '../topology.ts';
 
 // targets and tests read the shared vocabulary from the catalogue, as before the split
 export * from './definitions.ts';
@@ -1132,7 +1133,7 @@ function targetAlerts(model: Model): AlertDefinition[] {
       ),
     },
     cases: (() => {
-      const series = `prometheus_rule_evaluation_failures_total${seriesLabels({ instance: 'localhost:9090', job: 'prometheus', rule_group: 'slo-example' })}`;
+      const series = `prometheus_rule_evaluation_failures_total${seriesLabels({ instance: address('prometheus', 'http', 'localhost'), job: 'prometheus', rule_group: 'slo-example' })}`;
       return [
         {
           name: 'fires',

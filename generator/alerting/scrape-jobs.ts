@@ -1,5 +1,5 @@
-import { ENDPOINTS } from '../conventions.ts';
 import type { Model } from '../model.ts';
+import { address } from '../topology.ts';
 
 /** Compose service (and so host) name of each gateway Collector replica. */
 export function gatewayCollectorNames(model: Model): string[] {
@@ -10,11 +10,11 @@ export function gatewayCollectorNames(model: Model): string[] {
 
 /** Scrape jobs of the stack; prometheus.ts, the target alerts and the spec rules read this one list. */
 export const BACKEND_JOBS = [
-  { job: 'otel-collector', target: `otel-collector:${ENDPOINTS.collectorMetrics}`, title: 'Collector' },
-  { job: 'prometheus', target: 'localhost:9090', title: 'Prometheus' },
-  { job: 'alertmanager', target: 'alertmanager:9093', title: 'Alertmanager' },
-  { job: 'loki', target: 'loki:3100', title: 'Loki' },
-  { job: 'tempo', target: 'tempo:3200', title: 'Tempo' },
+  { job: 'otel-collector', target: address('collector', 'metrics'), title: 'Collector' },
+  { job: 'prometheus', target: address('prometheus', 'http', 'localhost'), title: 'Prometheus' },
+  { job: 'alertmanager', target: address('alertmanager', 'http'), title: 'Alertmanager' },
+  { job: 'loki', target: address('loki', 'http'), title: 'Loki' },
+  { job: 'tempo', target: address('tempo', 'http'), title: 'Tempo' },
 ] as const;
 
 export type BackendJob = (typeof BACKEND_JOBS)[number];
@@ -27,6 +27,6 @@ export function backendTargets(model: Model, backend: BackendJob): string[] {
   if (backend.job !== 'otel-collector') return [backend.target];
   return [
     backend.target,
-    ...gatewayCollectorNames(model).map((name) => `${name}:${ENDPOINTS.collectorMetrics}`),
+    ...gatewayCollectorNames(model).map((name) => address('collector', 'metrics', name)),
   ];
 }

@@ -1,5 +1,6 @@
 import type { Model } from '../model.ts';
 import { PLATFORM_TEAM, annotations, type AlertDefinition } from './definitions.ts';
+import { httpUrl } from '../topology.ts';
 
 /**
  * An alert that always fires, so the path Prometheus → Alertmanager → receiver can be watched
@@ -63,7 +64,7 @@ export function watchdogAlerts(model: Model): AlertDefinition[] {
           {
             text: 'Alertmanager’s view:',
             language: 'sh',
-            code: `amtool alert query alertname=${WATCHDOG_ALERT} --alertmanager.url=http://localhost:9093`,
+            code: `amtool alert query alertname=${WATCHDOG_ALERT} --alertmanager.url=${httpUrl('alertmanager', { host: 'localhost' })}`,
           },
           {
             text: 'Notifications Prometheus failed to send:',

@@ -4,6 +4,7 @@ import type { Model } from '../model.ts';
 import { formatDuration } from '../spec/duration.ts';
 import { UPSTREAM_IMAGES, upstreamTag, type Component } from '../versions.ts';
 import type { Artifact, Target } from './artifact.ts';
+import { LOOPBACK, httpUrl, port } from '../topology.ts';
 
 /**
  * The local stack. Images are the upstream ones at the pinned versions unless OTELKIT_<NAME>_IMAGE
@@ -22,7 +23,7 @@ function image(model: Model, component: Component): string {
   return `\${${imageVariable(component)}:-${UPSTREAM_IMAGES[component]}:${tag}}`;
 }
 
-const localPort = (port: number, inside = port) => `127.0.0.1:${port}:${inside}`;
+const localPort = (published: number, inside = published) => `${LOOPBACK}:${published}:${inside}`;
 
 /**
  * How the upstream images at the pinned versions are built, as far as the compose file depends on it
@@ -48,10 +49,20 @@ function health(test: string[]) {
 }
 
 const HEALTHCHECKS = {
-  prometheus: health(['/bin/promtool', 'check', 'ready', '--url=http://127.0.0.1:9090']),
-  alertmanager: health(['/bin/amtool', '--alertmanager.url=http://127.0.0.1:9093', 'cluster', 'show']),
-  loki: health(['/usr/bin/loki', '-health', '-health.url=http://127.0.0.1:3100/ready']),
-  tempo: health(['/busybox/wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:3200/ready']),
+  prometheus: health([
+    '/bin/promtool',
+    'check',
+    'ready',
+    `--url=${httpUrl('prometheus', { host: LOOPBACK })}`,
+  ]),
+  alertmanager: health([
+    '/bin/amtool',
+    `--alertmanager.url=${httpUrl('alertmanager', { host: LOOPBACK })}`,
+    'cluster',
+    'show',
+  ]),
+  loki: health(['/usr/bin/loki', '-health', `-health.url=${httpUrl('loki', { host: LOOPBACK })}/ready`]),
+  tempo: health(['/busybox/wget', '-q', '-O', '/dev/null', `${httpUrl('tempo', { host: LOOPBACK })}/ready`]),
 };
 
 const healthy = { condition: 'service_healthy' };
@@ -117,10 +128,10 @@ export function composeFile(model: Model) {
       'otel-collector': {
         ...collector('otel-collector', 'config.yaml'),
         ports: [
-          localPort(ENDPOINTS.collectorOtlpGrpc),
-          localPort(ENDPOINTS.collectorOtlpHttp),
-          localPort(ENDPOINTS.collectorHealth),
-          localPort(ENDPOINTS.collectorMetrics),
+          localPort(port('collector', 'otlpGrpc')),
+          localPort(port('collector', 'otlpHttp')),
+          localPort(port('collector', 'health')),
+          localPort(port('collector', 'metrics')),
         ],
         depends_on: gatewayNames.length
           ? { ...queueReady, ...Object.fromEntries(gatewayNames.map((name) => [name, started])) }
@@ -145,7 +156,7 @@ export function composeFile(model: Model) {
           '../alerts:/alerts:ro',
           'prometheus-data:/prometheus',
         ],
-        ports: [localPort(9090)],
+        ports: [localPort(port('prometheus', 'http'))],
         extra_hosts: HOST_GATEWAY,
         healthcheck: HEALTHCHECKS.prometheus,
         restart: 'unless-stopped',
@@ -162,7 +173,7 @@ export function composeFile(model: Model) {
           '${OTELKIT_ALERTMANAGER_SECRETS:-./secrets}:/etc/alertmanager/secrets:ro',
           'alertmanager-data:/alertmanager',
         ],
-        ports: [localPort(9093)],
+        ports: [localPort(port('alertmanager', 'http'))],
         extra_hosts: HOST_GATEWAY,
         healthcheck: HEALTHCHECKS.alertmanager,
         restart: 'unless-stopped',
@@ -171,7 +182,7 @@ export function composeFile(model: Model) {
         image: image(model, 'loki'),
         command: ['-config.file=/etc/loki/loki.yaml'],
         volumes: ['../stacks/loki/loki.yaml:/etc/loki/loki.yaml:ro', 'loki-data:/loki'],
-        ports: [localPort(3100)],
+        ports: [localPort(port('loki', 'http'))],
         healthcheck: HEALTHCHECKS.loki,
         restart: 'unless-stopped',
       },
@@ -179,7 +190,7 @@ export function composeFile(model: Model) {
         image: image(model, 'tempo'),
         command: ['-config.file=/etc/tempo/tempo.yaml'],
         volumes: ['../stacks/tempo/tempo.yaml:/etc/tempo/tempo.yaml:ro', 'tempo-data:/var/tempo'],
-        ports: [localPort(3200)],
+        ports: [localPort(port('tempo', 'http'))],
         healthcheck: HEALTHCHECKS.tempo,
         depends_on: { prometheus: healthy },
         restart: 'unless-stopped',
@@ -199,7 +210,7 @@ export function composeFile(model: Model) {
           '../grafana/dashboards:/var/lib/grafana/dashboards:ro',
           'grafana-data:/var/lib/grafana',
         ],
-        ports: [localPort(3000)],
+        ports: [localPort(port('grafana', 'http'))],
         depends_on: { ...backends, alertmanager: healthy },
         restart: 'unless-stopped',
       },

@@ -3,6 +3,7 @@ import { RULE } from '../alerting/rule-names.ts';
 import { buildDashboards } from '../dashboards/dashboards.ts';
 import type { Model } from '../model.ts';
 import type { Artifact, Target } from './artifact.ts';
+import { httpUrl } from '../topology.ts';
 
 /**
  * Grafana provisioning: datasources with fixed uids wired to each other (exemplars → Tempo,
@@ -30,7 +31,7 @@ export function datasources() {
         type: 'prometheus',
         uid: DATASOURCES.prometheus.uid,
         access: 'proxy',
-        url: 'http://prometheus:9090',
+        url: httpUrl('prometheus'),
         isDefault: true,
         editable: false,
         jsonData: {
@@ -44,7 +45,7 @@ export function datasources() {
         type: 'loki',
         uid: DATASOURCES.loki.uid,
         access: 'proxy',
-        url: 'http://loki:3100',
+        url: httpUrl('loki'),
         editable: false,
         jsonData: {
           maxLines: 1000,
@@ -65,7 +66,7 @@ export function datasources() {
         type: 'tempo',
         uid: DATASOURCES.tempo.uid,
         access: 'proxy',
-        url: 'http://tempo:3200',
+        url: httpUrl('tempo'),
         editable: false,
         jsonData: {
           tracesToLogsV2: {
@@ -103,7 +104,7 @@ export function datasources() {
         type: 'alertmanager',
         uid: DATASOURCES.alertmanager.uid,
         access: 'proxy',
-        url: 'http://alertmanager:9093',
+        url: httpUrl('alertmanager'),
         editable: false,
         jsonData: { implementation: 'prometheus', handleGrafanaManagedAlerts: false },
       },

@@ -2,6 +2,7 @@ import { LOG_CLASS_ATTRIBUTE } from '../conventions.ts';
 import type { LogClass, Model } from '../model.ts';
 import { formatDuration } from '../spec/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
+import { port } from '../topology.ts';
 
 /**
  * Loki 3 single binary on the filesystem, taking OTLP logs at /otlp. `service.name` becomes the
@@ -17,7 +18,11 @@ export function lokiConfig(model: Model) {
   const classes: LogClass[] = ['access', 'audit', 'debug'];
   return {
     auth_enabled: false,
-    server: { http_listen_port: 3100, grpc_listen_port: 9096, log_level: 'info' },
+    server: {
+      http_listen_port: port('loki', 'http'),
+      grpc_listen_port: port('loki', 'grpc'),
+      log_level: 'info',
+    },
     common: {
       instance_addr: '127.0.0.1',
       path_prefix: '/loki',

@@ -1,5 +1,6 @@
 import type { Model, ServiceModel } from '../model.ts';
 import type { Artifact, Target } from './artifact.ts';
+import { LOOPBACK, httpUrl } from '../topology.ts';
 
 /**
  * One preload file per Node service: it starts the otelkit runtime with that service's settings.
@@ -9,7 +10,7 @@ import type { Artifact, Target } from './artifact.ts';
 
 /** The Collector tail-samples, so the SDK exports everything and lets it decide. */
 const SAMPLER = { type: 'parentbased_always_on' } as const;
-const DEFAULT_ENDPOINT = 'http://127.0.0.1:4318';
+const DEFAULT_ENDPOINT = httpUrl('collector', { port: 'otlpHttp', host: LOOPBACK });
 
 export function preloadSettings(model: Model, service: ServiceModel) {
   return {

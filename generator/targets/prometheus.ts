@@ -2,6 +2,7 @@ import { BACKEND_JOBS, backendTargets } from '../alerting/scrape-jobs.ts';
 import type { Model } from '../model.ts';
 import { formatDuration } from '../spec/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
+import { address } from '../topology.ts';
 
 /**
  * prometheus.yml for Prometheus 3. Metrics arrive mostly by OTLP from the Collector (span metrics,
@@ -52,7 +53,7 @@ export function prometheusConfig(model: Model) {
     },
     rule_files: ['../../alerts/*.rules.yml'],
     alerting: {
-      alertmanagers: [{ static_configs: [{ targets: ['alertmanager:9093'] }] }],
+      alertmanagers: [{ static_configs: [{ targets: [address('alertmanager', 'http')] }] }],
     },
     scrape_configs: [
       ...BACKEND_JOBS.map((b) => ({

@@ -2,6 +2,7 @@ import { SAMPLING_RATIO_ATTRIBUTE } from '../conventions.ts';
 import type { Model } from '../model.ts';
 import { formatGoDuration } from '../spec/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
+import { address, httpUrl, port } from '../topology.ts';
 
 /**
  * Tempo 2 with local storage and fast flush for a local stack. The metrics generator produces
@@ -14,10 +15,19 @@ import type { Artifact, Target } from './artifact.ts';
 export function tempoConfig(model: Model) {
   return {
     stream_over_http_enabled: true,
-    server: { http_listen_port: 3200, grpc_listen_port: 9095, log_level: 'info' },
+    server: {
+      http_listen_port: port('tempo', 'http'),
+      grpc_listen_port: port('tempo', 'grpc'),
+      log_level: 'info',
+    },
     distributor: {
       receivers: {
-        otlp: { protocols: { grpc: { endpoint: '0.0.0.0:4317' }, http: { endpoint: '0.0.0.0:4318' } } },
+        otlp: {
+          protocols: {
+            grpc: { endpoint: address('tempo', 'otlpGrpc', '0.0.0.0') },
+            http: { endpoint: address('tempo', 'otlpHttp', '0.0.0.0') },
+          },
+        },
       },
     },
     ingester: { trace_idle_period: '5s', max_block_duration: '1m' },
@@ -34,7 +44,7 @@ export function tempoConfig(model: Model) {
       processor: { service_graphs: { span_multiplier_key: SAMPLING_RATIO_ATTRIBUTE } },
       storage: {
         path: '/var/tempo/generator/wal',
-        remote_write: [{ url: 'http://prometheus:9090/api/v1/write', send_exemplars: true }],
+        remote_write: [{ url: `${httpUrl('prometheus')}/api/v1/write`, send_exemplars: true }],
       },
       traces_storage: { path: '/var/tempo/generator/traces' },
     },

@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { load } from 'js-yaml';
+import { LOOPBACK, httpUrl } from '../topology.ts';
 
 /**
  * Runs the generated compose file itself, so the file users run is the file tested. Debian's
@@ -13,13 +14,14 @@ import { load } from 'js-yaml';
 
 export const BACKEND_SERVICES = ['otel-collector', 'prometheus', 'alertmanager', 'loki', 'tempo'] as const;
 
+/** The stack's ports as compose publishes them on the host. */
 export const LOCAL = {
-  otlpHttp: 'http://127.0.0.1:4318',
-  prometheus: 'http://127.0.0.1:9090',
-  alertmanager: 'http://127.0.0.1:9093',
-  loki: 'http://127.0.0.1:3100',
-  tempo: 'http://127.0.0.1:3200',
-  collectorHealth: 'http://127.0.0.1:13133',
+  otlpHttp: httpUrl('collector', { port: 'otlpHttp', host: LOOPBACK }),
+  prometheus: httpUrl('prometheus', { host: LOOPBACK }),
+  alertmanager: httpUrl('alertmanager', { host: LOOPBACK }),
+  loki: httpUrl('loki', { host: LOOPBACK }),
+  tempo: httpUrl('tempo', { host: LOOPBACK }),
+  collectorHealth: httpUrl('collector', { port: 'health', host: LOOPBACK }),
 } as const;
 
 const READY: Record<string, string> = {

@@ -88,3 +88,18 @@ export type BackendTool = keyof typeof BACKEND_TOOLS;
 
 /** The version a backend tool binary is built, cached and found under. */
 export const toolVersion = (tool: BackendTool): string => BACKEND_BUILDS[BACKEND_TOOLS[tool]].version;
+
+/** The backend builds as `NAME=value` shell lines, which the build scripts `eval`. */
+export function shellVersionLines(): string {
+  const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+  return Object.entries(BACKEND_BUILDS)
+    .flatMap(([component, build]) => {
+      const name = component.toUpperCase();
+      return [
+        `${name}_MODULE=${quote(build.module)}`,
+        `${name}_MODULE_VERSION=${quote(build.moduleVersion)}`,
+        `${name}_VERSION=${quote(build.version)}`,
+      ];
+    })
+    .join('\n');
+}

@@ -27,7 +27,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 node_bin=${OTELKIT_NODE:-$here/../node_modules/node/bin/node}
 [[ -x $node_bin ]] || node_bin=node
-versions=$("$node_bin" "$here/versions.ts") ||
+# otelkit tools install passes them in OTELKIT_VERSIONS (Node does not run TypeScript inside node_modules)
+versions=${OTELKIT_VERSIONS:-}
+[[ -n $versions ]] || versions=$("$node_bin" "$here/versions.ts") ||
   { printf '[build-backends] error: cannot read the pinned versions (run npm ci first, or set OTELKIT_NODE to a Node >= 22.6)\n' >&2; exit 1; }
 eval "$versions"
 readonly ALL_TOOLS=(promtool amtool prometheus alertmanager loki tempo)

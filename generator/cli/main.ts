@@ -11,6 +11,7 @@ import { runVerify } from './verify.ts';
 import { runVerifyKubernetes } from './verify-kubernetes.ts';
 import { runDebugToken } from './debug-token.ts';
 import { CHECK_USAGE, runCheck } from '../check/cli.ts';
+import { TOOLS_USAGE, runTools } from './tools.ts';
 import { UsageError, type Io } from './io.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -28,6 +29,7 @@ commands:
                                         throwaway namespace instead of docker compose
   debug-token --ttl 15m                 mint a signed X-Debug-Token (secret from OTELKIT_DEBUG_SECRET)
 ${CHECK_USAGE}
+${TOOLS_USAGE}
   schema                                print the spec's JSON Schema
 
 options:
@@ -115,6 +117,11 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       return runDebugToken(io, rest);
     case 'check':
       return runCheck(io, rest);
+    case 'tools':
+      return runTools(io, rest, async (spec) => {
+        const specFile = resolveSpec(io, spec);
+        return loadSpec(specFile, display(io, specFile));
+      });
     case 'schema': {
       parse(rest, {}, 0);
       io.out(JSON.stringify(jsonSchema(), null, 2));

@@ -10,7 +10,7 @@ export const amtoolCheck: ToolCheck = {
     if (!amtool) {
       return {
         status: 'unavailable',
-        summary: 'no amtool found; run "scripts/build-backends.sh amtool" or set OTELKIT_AMTOOL',
+        summary: 'no amtool found; run "npx otelkit tools install --only amtool" or set OTELKIT_AMTOOL',
       };
     }
     const result = await run(amtool, ['check-config', config], dir);

@@ -16,7 +16,7 @@ function configCheck(options: {
       if (!binary) {
         return {
           status: 'unavailable',
-          summary: `no ${options.tool} found; run "scripts/build-backends.sh ${options.tool}" or set OTELKIT_${options.tool.toUpperCase()}`,
+          summary: `no ${options.tool} found; run "npx otelkit tools install --only ${options.tool}" or set OTELKIT_${options.tool.toUpperCase()}`,
         };
       }
       const result = await run(binary, options.args(options.file), dir);

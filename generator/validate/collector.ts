@@ -52,7 +52,7 @@ export const collectorCheck: ToolCheck = {
     if (!binary) {
       return {
         status: 'unavailable',
-        summary: `no Collector built from ${BUILDER_MANIFEST}; run "scripts/build-collector.sh ${BUILDER_MANIFEST}" or set OTELKIT_OTELCOL to a Collector binary`,
+        summary: `no Collector built from ${BUILDER_MANIFEST}; run "npx otelkit tools install --only collector" or set OTELKIT_OTELCOL to a Collector binary`,
       };
     }
     const configs = COLLECTOR_CONFIGS.filter((config) => files.includes(config));

@@ -4,7 +4,7 @@ import { findTool, run } from './tools.ts';
 
 const unavailable = (tool: string): ToolCheckResult => ({
   status: 'unavailable',
-  summary: `no ${tool} found; run "scripts/build-backends.sh ${tool}" or set OTELKIT_${tool.toUpperCase()}`,
+  summary: `no ${tool} found; run "npx otelkit tools install --only ${tool}" or set OTELKIT_${tool.toUpperCase()}`,
 });
 
 /** promtool check config (which also loads the rule files), check rules, and test rules. */

@@ -8,7 +8,8 @@ import { REPO, freePort, tempDir } from '../helpers.ts';
 
 /**
  * The package as users get it: packed, installed into an empty project from the tarball, its
- * bin run there, and the preload it generates instrumenting a plain app from that install.
+ * bin run there, and the preload it generates instrumenting a plain app from that install. The
+ * tarball holds dist/ as built (npm ci's prepare builds it; after editing, npm run build first).
  */
 
 const MAX_INSTALL_MB = 60;
@@ -22,7 +23,7 @@ async function sizeOf(dir: string): Promise<number> {
 
 describe('the installed package', () => {
   it(
-    `installs in at most ${MAX_INSTALL_MB} MB, runs init and generate, and its preload instruments an app`,
+    `installs in at most ${MAX_INSTALL_MB} MB, runs init, generate and tools install, and its preload instruments an app`,
     async () => {
       const work = await tempDir('package');
       const packed = await execa(
@@ -51,6 +52,13 @@ describe('the installed package', () => {
       expect({ code: generated.exitCode, stderr: generated.stderr }).toEqual({
         code: 0,
         stderr: expect.stringMatching(/written/),
+      });
+
+      // the build scripts ship in the package: a tool installs from there (cached here: at once)
+      const tools = await otelkit(['tools', 'install', '--only', 'promtool']);
+      expect({ code: tools.exitCode, stdout: tools.stdout }).toEqual({
+        code: 0,
+        stdout: expect.stringMatching(/^promtool=\//m),
       });
 
       // a plain app under the generated preload, exporting to a receiver in this test

@@ -22,7 +22,7 @@ export const PYTHON_DIR = 'preload/python';
 export const REQUEST_ID_MAX_LENGTH = 128;
 
 /** Bumped with settings.py's SCHEMA whenever the shape below changes. */
-export const PYTHON_SETTINGS_SCHEMA = 1;
+export const PYTHON_SETTINGS_SCHEMA = 2;
 
 export interface PythonSettings {
   schema: number;
@@ -33,7 +33,8 @@ export interface PythonSettings {
   redaction: { blockedKeys: string[]; valuePatterns: { name: string; regex: string }[] };
   logLevel: 'debug' | 'info' | 'warning' | 'error' | 'critical';
   requestIdMaxLength: number;
-  dependencies: { name: string; critical: boolean }[];
+  /** bulkhead: the spec's limit, which the bootstrap's `bulkhead(name)` takes when the app gives none. */
+  dependencies: { name: string; critical: boolean; bulkhead?: { maxConcurrent: number } }[];
 }
 
 const LOG_LEVELS: Record<string, PythonSettings['logLevel']> = { warn: 'warning' };
@@ -52,6 +53,7 @@ export function pythonSettings(model: Model, service: ServiceModel): PythonSetti
     dependencies: service.dependencies.map((dependency) => ({
       name: dependency.name,
       critical: dependency.critical,
+      ...(dependency.bulkhead && { bulkhead: { maxConcurrent: dependency.bulkhead.maxConcurrent } }),
     })),
   };
 }

@@ -342,18 +342,9 @@ describe('the standard, row by row: the Node preload', () => {
   });
 });
 
-/** Rows the Python bootstrap has no source for: it observes tenacity and the breakers, no bulkhead or pool. */
-const PYTHON_HAS_NO_SOURCE = new Set([
-  'bulkhead_rejected',
-  'bulkhead_contention',
-  'bulkhead_rejections_total',
-  'executor_active_workers',
-  'executor_pending_tasks',
-  'executor_max_workers',
-  'semaphore_available',
-]);
-
 describe('the standard, row by row: the Python bootstrap (FastAPI on uvicorn)', () => {
+  /** "Concurrency metrics": the executor gauges' `pool_type` (thread/process). */
+  const POOL_TYPES = ['process', 'thread'];
   let receiver: ProtobufReceiver;
   let app: PythonApp;
   let out: Record<string, unknown>[];
@@ -371,6 +362,9 @@ describe('the standard, row by row: the Python bootstrap (FastAPI on uvicorn)', 
     given = (await app.request('/orders/42', { 'x-request-id': 'conformance-py', 'x-frontend-id': 'web' }))
       .headers;
     expect((await app.request('/resilience')).status).toBe(200);
+    // its thread and process pools, and its bulkhead (the bootstrap's API): the concurrency rows
+    expect((await app.request('/pools')).status).toBe(200);
+    expect((await app.request('/bulkhead')).status).toBe(200);
     await app.stop('SIGTERM');
     out = jsonLines(app);
   }, 600_000);
@@ -392,28 +386,31 @@ describe('the standard, row by row: the Python bootstrap (FastAPI on uvicorn)', 
     expect(tables.states).toEqual(BREAKER_STATE);
   });
 
-  it.each(EVENT_TYPES.filter(([event]) => !PYTHON_HAS_NO_SOURCE.has(event)))(
-    'logs %s at %s from the libraries the app uses',
-    (event, level) => {
-      const line = out.find((l) => l.resilience_event === event);
-      expect(line).toMatchObject({ level: level.toLowerCase(), dependency: expect.any(String) });
-      expect(line).toHaveProperty('attempt');
-      const record = receiver
-        .logRecords()
-        .find((r) => (r.attributes as Record<string, unknown>).resilience_event === event);
-      expect(record?.severityText).toBe(level);
-    },
-  );
+  it.each(EVENT_TYPES)('logs %s at %s, in the JSON line and the OTLP record', (event, level) => {
+    const line = out.find((l) => l.resilience_event === event);
+    expect(line).toMatchObject({ level: level.toLowerCase(), dependency: expect.any(String) });
+    for (const field of RESILIENCE_FIELDS.filter((f) => f !== 'duration_ms' && f !== 'error'))
+      expect(line).toHaveProperty(field);
+    if (event.startsWith('retry_')) expect(typeof line!.attempt).toBe('number');
+    else expect(line!.attempt).toBeNull();
+    const record = receiver
+      .logRecords()
+      .find((r) => (r.attributes as Record<string, unknown>).resilience_event === event);
+    expect(record?.severityText).toBe(level);
+  });
 
-  it.each(METRICS.filter(([name]) => !PYTHON_HAS_NO_SOURCE.has(name)))(
-    'exports %s as a %s labelled %j',
-    (name, _type, labels) => {
-      const points = receiver.metricPoints(name);
-      expect(points.length).toBeGreaterThan(0);
-      for (const point of points)
-        expect(Object.keys(point.attributes as object).sort()).toEqual([...labels].sort());
-    },
-  );
+  it.each(METRICS)('exports %s as a %s labelled %j', (name, type, labels) => {
+    const metrics = receiver.metrics(name);
+    expect(metrics.length).toBeGreaterThan(0);
+    for (const metric of metrics) {
+      if (type === 'gauge') expect(metric.gauge).toBeDefined();
+      else expect((metric.sum as { isMonotonic?: boolean } | undefined)?.isMonotonic).toBe(true);
+    }
+    const points = receiver.metricPoints(name);
+    expect(points.length).toBeGreaterThan(0);
+    for (const point of points)
+      expect(Object.keys(point.attributes as object).sort()).toEqual([...labels].sort());
+  });
 
   it('labels retry_attempts_total by outcome success/failure', () => {
     const outcomes = receiver
@@ -428,8 +425,8 @@ describe('the standard, row by row: the Python bootstrap (FastAPI on uvicorn)', 
       expect(LEVELS).toContain(line.level);
       for (const field of ALWAYS_FIELDS) expect(line).toHaveProperty(field);
     }
-    // the app's own records carry where they were logged; the bootstrap's own (resilience) do not yet
-    for (const line of out.filter((l) => l.logger === 'orders'))
+    // every line carries where it was logged; the bootstrap's own (resilience events) the app's frame
+    for (const line of out)
       expect(line).toMatchObject({ func_name: expect.any(String), lineno: expect.any(Number) });
     const inRequest = out.find((l) => l.request_id === 'conformance-py' && l.logger === 'orders')!;
     for (const field of REQUEST_FIELDS) expect(inRequest[field]).toEqual(expect.any(String));
@@ -449,7 +446,14 @@ describe('the standard, row by row: the Python bootstrap (FastAPI on uvicorn)', 
     expect(checked).toEqual({ lines: out.length, problems: [] });
   });
 
-  it.todo(
-    'bulkhead_* events, bulkhead_rejections_total, executor_* and semaphore_available (no Python source)',
-  );
+  it('labels the executor gauges by pool_type thread and process', () => {
+    for (const name of ['executor_active_workers', 'executor_pending_tasks', 'executor_max_workers'])
+      expect(
+        [
+          ...new Set(
+            receiver.metricPoints(name).map((p) => (p.attributes as Record<string, unknown>).pool_type),
+          ),
+        ].sort(),
+      ).toEqual(POOL_TYPES);
+  });
 });

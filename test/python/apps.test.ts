@@ -144,6 +144,8 @@ describe.each(VARIANTS)('$name', ({ app: file, command, route, signal }) => {
       },
     );
     if (file === 'fastapi_app.py') responses.resilience = await app.request('/resilience');
+    responses.pools = await app.request('/pools', { 'x-request-id': 'req-pools-1', 'x-frontend-id': 'web' });
+    responses.bulkhead = await app.request('/bulkhead');
     responses.outbound = await app.request(`/outbound?to=${encodeURIComponent(downstream.url)}`, {
       'x-request-id': 'req-outbound-1',
     });
@@ -162,7 +164,7 @@ describe.each(VARIANTS)('$name', ({ app: file, command, route, signal }) => {
     for (const request of receiver.requests) expect(request.contentType).toBe('application/x-protobuf');
   });
 
-  it('forwards X-Request-ID on outbound calls (requests, httpx), keeping one the app set itself', () => {
+  it('forwards X-Request-ID on outbound calls (requests, httpx, from pool workers too), keeping one the app set itself', () => {
     expect(responses.outbound!.status).toBe(200);
     const expected =
       file === 'fastapi_app.py'
@@ -170,9 +172,11 @@ describe.each(VARIANTS)('$name', ({ app: file, command, route, signal }) => {
             '/httpx-async': 'req-outbound-1',
             '/httpx': 'req-outbound-1',
             '/requests-thread': 'req-outbound-1',
+            '/requests-pool': 'req-outbound-1',
+            '/requests-default-executor': 'req-outbound-1',
             '/own-id': 'set-by-the-app',
           }
-        : { '/requests': 'req-outbound-1' };
+        : { '/requests': 'req-outbound-1', '/requests-pool': 'req-outbound-1' };
     expect(Object.fromEntries(downstream.seen)).toEqual(expected);
   });
 
@@ -355,12 +359,14 @@ describe.each(VARIANTS)('$name', ({ app: file, command, route, signal }) => {
       const events = jsonLines(app).filter((l) => l.resilience_event !== undefined);
       // the bootstrap carries its own copy of the table; this holds it to the one the Node side reads
       const levels: Record<string, string> = RESILIENCE_EVENTS;
-      // the events this app can cause (it has no bulkhead)
-      const caused = Object.keys(levels).filter((name) => !name.startsWith('bulkhead_'));
+      // this app causes every event of the table (its bulkhead the last two)
+      const caused = Object.keys(levels);
       for (const event of events) {
         expect(levels[String(event.resilience_event)]).toBe(event.level);
         expect(typeof event.dependency).toBe('string');
         expect('attempt' in event).toBe(true);
+        // where the app's code got there, not the bootstrap's or the library's frame
+        expect(event).toMatchObject({ func_name: expect.any(String), lineno: expect.any(Number) });
       }
       const seen = (event: string, dependency: string) =>
         events.filter((e) => e.resilience_event === event && e.dependency === dependency);
@@ -389,6 +395,105 @@ describe.each(VARIANTS)('$name', ({ app: file, command, route, signal }) => {
         .filter(Boolean);
       expect(new Set(exported)).toEqual(new Set(caused));
     });
+
+  it('runs pool tasks in the context of the request that submitted them: request_id, trace, structlog contextvars', () => {
+    expect(responses.pools!.status).toBe(200);
+    const { threads } = JSON.parse(responses.pools!.body) as { threads: string[] };
+    // the tasks did run on pool threads, not the request's own
+    for (const thread of threads) expect(thread).toMatch(/^(orders-worker|asyncio)_\d+$/);
+    const server = receiver
+      .spans()
+      .find(
+        (s) => s.kind === SERVER && (s.attributes as Record<string, unknown>).request_id === 'req-pools-1',
+      )!;
+    expect(server).toBeDefined();
+    const hows =
+      file === 'fastapi_app.py'
+        ? ['submit', 'run_in_executor', 'the default executor', 'to_thread']
+        : ['submit', 'map'];
+    const lines = jsonLines(app);
+    for (const how of hows) {
+      const plain = lines.find((l) => l.message === `working in a pool via ${how}`);
+      const structured = lines.find((l) => l.message === 'structured work in a pool' && l.how === how);
+      for (const line of [plain, structured])
+        expect({ how, line }).toEqual({
+          how,
+          line: expect.objectContaining({
+            request_id: 'req-pools-1',
+            frontend: 'web',
+            trace_id: server.traceId,
+            span_id: expect.any(String),
+          }),
+        });
+      expect({ how, order_ref: structured!.order_ref }).toEqual({ how, order_ref: 'o-77' });
+    }
+  });
+
+  it('reports executor_* gauges by pool_type and its bulkhead with the standard names, labels and levels', () => {
+    const value = (p: Record<string, unknown>) => Number(p.asInt ?? p.asDouble);
+    const series = (name: string): Record<string, unknown>[] =>
+      receiver
+        .metricPoints(name)
+        .map((p) => ({ ...(p.attributes as Record<string, unknown>), value: value(p) }));
+    const pools = file === 'fastapi_app.py' ? ['process', 'thread'] : ['thread'];
+    for (const name of ['executor_active_workers', 'executor_pending_tasks', 'executor_max_workers'])
+      expect(
+        series(name)
+          .map((p) => p.pool_type)
+          .sort(),
+      ).toEqual(pools);
+    // at exit every pool is idle; capacity is that of the pools not shut down: the app's thread pool
+    // (and asyncio's default executor, asgiref's), not its process pool, which its lifespan shut down
+    for (const pool of pools) {
+      expect(series('executor_active_workers')).toContainEqual({ pool_type: pool, value: 0 });
+      expect(series('executor_pending_tasks')).toContainEqual({ pool_type: pool, value: 0 });
+    }
+    const capacity = Object.fromEntries(series('executor_max_workers').map((p) => [p.pool_type, p.value]));
+    if (file === 'fastapi_app.py') {
+      expect(capacity.process).toBe(0);
+      expect(capacity.thread).toBeGreaterThan(4);
+    } else expect(capacity.thread).toBeGreaterThanOrEqual(2);
+    const dependency = file === 'fastapi_app.py' ? 'payments' : 'inventory';
+    const limit = file === 'fastapi_app.py' ? 2 : 1;
+    expect(JSON.parse(responses.bulkhead!.body)).toEqual({
+      available_while_held: 0,
+      at_once: 'rejected',
+      waiting: 'admitted',
+    });
+    expect(series('semaphore_available')).toEqual([{ dependency, value: limit }]);
+    expect(series('bulkhead_rejections_total')).toEqual([{ dependency, value: 1 }]);
+    const events = jsonLines(app).filter((l) => String(l.resilience_event).startsWith('bulkhead_'));
+    expect(events).toEqual([
+      expect.objectContaining({
+        resilience_event: 'bulkhead_rejected',
+        level: RESILIENCE_EVENTS.bulkhead_rejected,
+        dependency,
+        attempt: null,
+        duration_ms: expect.any(Number),
+        error: `BulkheadFull: ${dependency}: all ${limit} slots busy`,
+        func_name: 'bulkheads',
+        lineno: expect.any(Number),
+      }),
+      expect.objectContaining({
+        resilience_event: 'bulkhead_contention',
+        level: RESILIENCE_EVENTS.bulkhead_contention,
+        dependency,
+        attempt: null,
+        func_name: 'bulkheads',
+      }),
+    ]);
+    expect(events[1]!.duration_ms).toBeGreaterThan(1000);
+    const exported = receiver
+      .logRecords()
+      .filter((r) =>
+        String((r.attributes as Record<string, unknown>).resilience_event).startsWith('bulkhead_'),
+      )
+      .map((r) => [(r.attributes as Record<string, unknown>).resilience_event, r.severityText]);
+    expect(exported).toEqual([
+      ['bulkhead_rejected', 'WARNING'],
+      ['bulkhead_contention', 'WARNING'],
+    ]);
+  });
 
   it('leaks none of the secret corpus into exported data or printed lines', () => {
     expect(responses.secrets!.status).toBe(200);

@@ -4,7 +4,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadSpec } from '../../generator/spec/load.ts';
 import { generateArtifacts } from '../../generator/targets/index.ts';
-import { HEALTH_ROUTES, pythonTarget } from '../../generator/targets/python.ts';
+import { HEALTH_ROUTES, PYTHON_SETTINGS_SCHEMA, pythonTarget } from '../../generator/targets/python.ts';
 import { RESILIENCE_EVENTS } from '../../generator/runtime/standard.ts';
 import { RESILIENCE_METRICS } from '../../generator/conventions.ts';
 import { REPO } from '../helpers.ts';
@@ -188,6 +188,135 @@ describe('libraries the bootstrap instruments', () => {
   });
 });
 
+describe('thread and process pools, and bulkheads, under the real SDK', () => {
+  type Probe = Record<string, unknown> & { probe: string };
+  const probes = async (...args: string[]) => {
+    const { dir } = await appDirectory('pools_app.py');
+    const result = spawnSync(
+      python,
+      [
+        '-c',
+        "import runpy, sys; sys.argv = ['pools_app.py', *sys.argv[1:]]; runpy.run_path('../../pools_app.py', run_name='__main__')",
+        ...args,
+      ],
+      {
+        cwd: path.join(dir, 'preload/python'),
+        env: { ...NO_BYTECODE, OTELKIT_SERVICE: pythonModel().services[0]!.name },
+        encoding: 'utf8',
+      },
+    );
+    const lines = (result.stdout + result.stderr)
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const steps = Object.fromEntries(
+      lines.filter((l): l is Probe => typeof l.probe === 'string').map(({ probe, ...rest }) => [probe, rest]),
+    );
+    return { result, steps, events: lines.filter((l) => 'resilience_event' in l) };
+  };
+  const figures = (pool: string, active: number, pending: number, max: number) => ({
+    [`executor_active_workers{pool_type=${pool}}`]: active,
+    [`executor_pending_tasks{pool_type=${pool}}`]: pending,
+    [`executor_max_workers{pool_type=${pool}}`]: max,
+  });
+
+  let run: Awaited<ReturnType<typeof probes>>;
+  beforeAll(async () => {
+    run = await probes();
+  }, 60_000);
+
+  it('count running and waiting tasks and capacity by pool_type, a cancelled task and a shut-down pool too', () => {
+    expect(run.result.status).toBe(0);
+    expect(run.steps).toMatchObject({
+      'thread: 2 running, 1 waiting': figures('thread', 2, 1, 2),
+      'thread: a 4th submitted and cancelled': figures('thread', 2, 1, 2),
+      // the app's pool and its TracedThreadPoolExecutor; asyncio.run shut its default executor down
+      'thread: all done': figures('thread', 0, 0, 3),
+      'thread: its pools shut down': figures('thread', 0, 0, 0),
+      'process: 2 running, 1 waiting': figures('process', 2, 1, 2),
+      'process: all done': figures('process', 0, 0, 2),
+      'process: shut down': figures('process', 0, 0, 0),
+    });
+  });
+
+  it("run every thread-pool task in the submitter's context: submit, a TracedThreadPoolExecutor, run_in_executor(None), to_thread", () => {
+    const { results, expected } = run.steps['thread: the context the tasks ran in'] as {
+      results: unknown[];
+      expected: [string, string];
+    };
+    expect(expected[1]).toMatch(/^[0-9a-f]{32}$/);
+    expect(results).toEqual(Array(6).fill(expected));
+  });
+
+  it('limit calls by the spec’s max_concurrent across threads and coroutines, and report them', () => {
+    expect(run.steps['bulkhead: limits']).toEqual({
+      limit: 2,
+      problems: [
+        'bulkhead payments has 2 slots already; it cannot also have 3',
+        'bulkhead nowhere: give limit= (an integer of at least 1) or set resilience.bulkhead.max_concurrent for nowhere in the spec',
+      ],
+    });
+    expect(run.steps['bulkhead: use']).toEqual({
+      available: 0,
+      gauge: { 'semaphore_available{dependency=payments}': 0 },
+      timed: expect.stringMatching(/^rejected after 0\.[23]s: payments: all 2 slots busy$/),
+      // the thread's slot went to the waiting coroutine (the cancelled waiter took none)
+      after_release: 0,
+      task: 'held',
+      in_a_decorated_function: 1,
+      available_at_the_end: 2,
+      counters: { 'bulkhead_rejections_total{dependency=payments}': 1 },
+      gauge_at_the_end: { 'semaphore_available{dependency=payments}': 2 },
+      reported: {
+        'semaphore_available{dependency=payments}': 2,
+        'semaphore_available{dependency=own-semaphore}': 7,
+      },
+    });
+    expect(run.events).toEqual([
+      expect.objectContaining({
+        resilience_event: 'bulkhead_rejected',
+        level: 'warning',
+        dependency: 'payments',
+        attempt: null,
+        duration_ms: expect.any(Number),
+        error: 'BulkheadFull: payments: all 2 slots busy',
+        func_name: 'main',
+      }),
+    ]);
+  });
+
+  it('take a limit the app gives over the spec’s, saying so once', async () => {
+    const { dir } = await appDirectory('pools_app.py');
+    const result = spawnSync(
+      python,
+      [
+        '-c',
+        'import otelkit_bootstrap as b\nprint(b.bulkhead("payments", limit=3).limit, b.bulkhead("payments").limit)',
+      ],
+      {
+        cwd: path.join(dir, 'preload/python'),
+        env: { ...NO_BYTECODE, OTELKIT_SERVICE: pythonModel().services[0]!.name },
+        encoding: 'utf8',
+      },
+    );
+    expect(result.stdout).toBe('3 3\n');
+    expect(result.stderr).toBe(
+      "otelkit: bulkhead payments: limit=3 differs from the spec's max_concurrent 2 (its alerts and runbooks state the spec's)\n",
+    );
+  });
+
+  it('limit calls just the same when the bootstrap is not started, reporting nothing', async () => {
+    const off = await probes('--not-started');
+    expect(off.result.status).toBe(0);
+    expect(off.steps['bulkhead: use']).toMatchObject({
+      available: 0,
+      timed: expect.stringMatching(/^rejected after/),
+      available_at_the_end: 2,
+    });
+    expect(off.events).toEqual([]);
+  }, 60_000);
+});
+
 describe("the bootstrap's copy of the standard's tables", () => {
   it('has the resilience events, levels, breaker encoding and metric names the generator and check use', () => {
     const result = spawnSync(
@@ -240,7 +369,7 @@ describe('settings checked on the Python side', () => {
       extra: true,
     });
     expect(result.status).toBe(1);
-    expect(result.stdout).toContain('schema must be 1');
+    expect(result.stdout).toContain(`schema must be ${PYTHON_SETTINGS_SCHEMA}`);
     expect(result.stdout).toContain('unknown key extra');
     expect(result.stdout).toContain('frontends must be a list of strings');
     expect(result.stdout).toContain('valuePatterns[0] (broken) is not a valid Python regex');
@@ -263,7 +392,9 @@ describe('settings checked on the Python side', () => {
     await app.stop();
     await receiver.close();
     expect(app.stderr.join('\n')).toContain('otelkit: invalid settings, the bootstrap is off');
-    expect(app.stderr.join('\n')).toContain('schema must be 1');
+    // the app's bulkhead takes the spec's limit, which is not known: the app still starts
+    expect(app.stderr.join('\n')).toContain('otelkit: bulkhead payments: calls are not limited');
+    expect(app.stderr.join('\n')).toContain(`schema must be ${PYTHON_SETTINGS_SCHEMA}`);
     expect(receiver.requests.filter((r) => r.path === '/v1/traces')).toEqual([]);
     expect(receiver.bodies.join('\n')).not.toContain('tok-9f8e7d6c5b4a3210');
   }, 120_000);

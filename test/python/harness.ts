@@ -31,7 +31,7 @@ export function pythonModel(): Model {
         team: 'orders',
         frontends: FRONTENDS,
         routes: [],
-        dependencies: [{ name: 'payments', critical: true }],
+        dependencies: [{ name: 'payments', critical: true, bulkhead: { maxConcurrent: 2 } }],
       },
     ],
     redaction: {
@@ -57,7 +57,7 @@ export function parseEnvFile(text: string): Record<string, string> {
  * exactly as `otelkit generate` writes them) beside the app.
  */
 export async function appDirectory(
-  app: 'fastapi_app.py' | 'flask_app.py' | 'crash_app.py',
+  app: 'fastapi_app.py' | 'flask_app.py' | 'crash_app.py' | 'pools_app.py',
   model = pythonModel(),
 ) {
   const dir = await tempDir(`python-${app.replace('.py', '')}`);

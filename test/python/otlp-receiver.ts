@@ -56,7 +56,11 @@ const SCHEMAS: Record<string, Schema> = {
     9: ['histogram', 'Histogram'],
   },
   Gauge: { 1: ['dataPoints', 'NumberDataPoint', true] },
-  Sum: { 1: ['dataPoints', 'NumberDataPoint', true], 2: ['aggregationTemporality', 'varint'] },
+  Sum: {
+    1: ['dataPoints', 'NumberDataPoint', true],
+    2: ['aggregationTemporality', 'varint'],
+    3: ['isMonotonic', 'bool'],
+  },
   Histogram: { 1: ['dataPoints', 'HistogramDataPoint', true], 2: ['aggregationTemporality', 'varint'] },
   NumberDataPoint: {
     7: ['attributes', 'KeyValue', true],
@@ -186,6 +190,8 @@ export interface ProtobufReceiver {
   spans(): Record<string, unknown>[];
   metricPoints(name: string): Record<string, unknown>[];
   metricNames(): string[];
+  /** The metrics of that name as sent: `gauge`, or `sum` with `isMonotonic`, or `histogram`. */
+  metrics(name: string): Record<string, unknown>[];
   logRecords(): Record<string, unknown>[];
   close(): Promise<void>;
 }
@@ -251,6 +257,7 @@ export async function startProtobufReceiver(): Promise<ProtobufReceiver> {
         attributes: flatten(s.attributes as KeyValue[]),
       })),
     metricNames: () => [...new Set(metrics().map((m) => String(m.name)))].sort(),
+    metrics: (name) => metrics().filter((m) => m.name === name),
     metricPoints: (name) =>
       metrics()
         .filter((m) => m.name === name)

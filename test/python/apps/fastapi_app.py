@@ -1,9 +1,12 @@
 """A FastAPI app with no observability code: the bootstrap and the agent add all of it."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import aiobreaker
 import httpx
@@ -12,15 +15,29 @@ import requests
 import structlog
 import uvicorn
 from fastapi import FastAPI, Request
+from otelkit_bootstrap import BulkheadFull, bulkhead
 from tenacity import retry, stop_after_attempt, wait_fixed
 
-app = FastAPI()
+workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="orders-worker")
+crunchers = ProcessPoolExecutor(max_workers=2)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_app):
+    yield
+    # forked workers hold their own end of the task pipe: without this they outlive the server
+    crunchers.shutdown()
+
+
+app = FastAPI(lifespan=lifespan)
 log = logging.getLogger("orders")
 slog = structlog.get_logger("orders.structured")
 corpus = json.loads(os.environ["SECRET_CORPUS_JSON"])
 payments = pybreaker.CircuitBreaker(fail_max=2, reset_timeout=0.3, name="payments")
 ledger = aiobreaker.CircuitBreaker(fail_max=1, timeout_duration=__import__("datetime").timedelta(seconds=0.3), name="ledger")
 calls = {"inventory": 0}
+# the spec's resilience.bulkhead.max_concurrent for payments (2)
+payment_slots = bulkhead("payments")
 
 
 @app.get("/orders/{order_id}")
@@ -58,6 +75,9 @@ async def outbound(to: str):
     with httpx.Client() as client:
         client.get(f"{to}/httpx")
     await asyncio.to_thread(requests.get, f"{to}/requests-thread")
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(workers, requests.get, f"{to}/requests-pool")
+    await loop.run_in_executor(None, requests.get, f"{to}/requests-default-executor")
     requests.get(f"{to}/own-id", headers={"X-Request-ID": "set-by-the-app"})
     return {"ok": True}
 
@@ -115,6 +135,50 @@ async def resilience():
         outcome["ledger"] = "rejected"
     await asyncio.sleep(0.4)
     outcome["ledger_after"] = await ledger.call_async(post_entry, False)
+    return outcome
+
+
+def in_worker(how):
+    log.info("working in a pool via %s", how)
+    slog.info("structured work in a pool", how=how)
+    return threading.current_thread().name
+
+
+def square(n):
+    return n * n
+
+
+@app.get("/pools")
+async def pools():
+    structlog.contextvars.bind_contextvars(order_ref="o-77")
+    loop = asyncio.get_running_loop()
+    threads = [
+        await asyncio.wrap_future(workers.submit(in_worker, "submit")),
+        await loop.run_in_executor(workers, in_worker, "run_in_executor"),
+        await loop.run_in_executor(None, in_worker, "the default executor"),
+        await asyncio.to_thread(in_worker, "to_thread"),
+    ]
+    squares = list(await asyncio.gather(*(loop.run_in_executor(crunchers, square, n) for n in range(3))))
+    return {"threads": threads, "squares": squares}
+
+
+@app.get("/bulkhead")
+async def bulkheads():
+    async def hold():
+        async with payment_slots:
+            await asyncio.sleep(1.2)
+
+    holders = [asyncio.create_task(hold()) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    outcome = {"available_while_held": payment_slots.available}
+    try:
+        async with bulkhead("payments", timeout=0):
+            outcome["at_once"] = "admitted"
+    except BulkheadFull:
+        outcome["at_once"] = "rejected"
+    async with bulkhead("payments", timeout=5):
+        outcome["waiting"] = "admitted"
+    await asyncio.gather(*holders)
     return outcome
 
 

@@ -1,6 +1,7 @@
 """Resilience telemetry of the standard from the libraries the app already uses, with no code change:
-tenacity retries, pybreaker and aiobreaker circuit breakers. Event names, levels and metric names and
-labels are the standard's tables, exactly (a conformant app lights up the generated alerts and panels).
+tenacity retries, pybreaker and aiobreaker circuit breakers; and the events and counter of the
+bulkheads of concurrency.py. Event names, levels and metric names and labels are the standard's
+tables, exactly (a conformant app lights up the generated alerts and panels).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ METRICS = {
     "retries": "retry_attempts_total",
     "timeouts": "timeout_exceeded_total",
     "bulkhead_rejections": "bulkhead_rejections_total",
+    "active_workers": "executor_active_workers",
+    "pending_tasks": "executor_pending_tasks",
+    "max_workers": "executor_max_workers",
+    "semaphore_available": "semaphore_available",
 }
 LOGGER = "otelkit.resilience"
 
@@ -124,6 +129,27 @@ class Resilience:
         if self._timeouts is not None:
             self._timeouts.add(1, {"dependency": dependency})
         self.event("timeout_exceeded", dependency, f"call to {dependency} exceeded its timeout", duration_ms=duration_ms, error=_error(error))
+
+    # bulkheads (the messages are the Node preload's) ------------------------------------------------
+
+    def bulkhead_rejected(self, dependency: str, waited_ms: float | None, error: BaseException | None = None) -> None:
+        if self._rejections is not None:
+            self._rejections.add(1, {"dependency": dependency})
+        self.event(
+            "bulkhead_rejected",
+            dependency,
+            f"call to {dependency} rejected: semaphore full",
+            duration_ms=None if waited_ms is None else round(waited_ms, 3),
+            error=_error(error),
+        )
+
+    def bulkhead_contention(self, dependency: str, waited_ms: float | None) -> None:
+        self.event(
+            "bulkhead_contention",
+            dependency,
+            f"call to {dependency} waited for a semaphore slot",
+            duration_ms=None if waited_ms is None else round(waited_ms, 3),
+        )
 
 
 def _dependency_of_call(fn: Any) -> str:

@@ -1,5 +1,5 @@
 import { isEsmNamespace, loadInstrumentationApi } from './instrumentation-api.ts';
-import { printTo, toStderr, type CallerOf, type Level, type LogSink } from './logs.ts';
+import { callsite, printTo, toStderr, type CallerOf, type Level, type LogSink } from './logs.ts';
 
 /**
  * pino and winston output becomes the same JSON lines as console output, and each record is
@@ -75,11 +75,13 @@ export function pinoDestination(sink: LogSink, labels: Record<number, string>, m
     [Symbol.for('pino.metadata')]: true,
     lastLevel: 0,
     write(line: string) {
+      // first, while the fewest of the preload's frames are on the stack
+      const site = callsite(caller);
       let record: Record<string, unknown>;
       try {
         record = JSON.parse(line) as Record<string, unknown>;
       } catch {
-        sink.write('info', 'pino', line.trimEnd(), undefined, undefined, caller);
+        sink.write('info', 'pino', line.trimEnd(), undefined, undefined, site);
         return;
       }
       const label = labels[Number(record.level)] ?? 'info';
@@ -96,7 +98,7 @@ export function pinoDestination(sink: LogSink, labels: Record<number, string>, m
         typeof record.name === 'string' ? record.name : 'pino',
         String(record[messageKey] ?? ''),
         any ? fields : undefined,
-        caller,
+        site,
       );
       printTo(toStderr(level) ? process.stderr : process.stdout)(`${text}\n`);
     },
@@ -180,7 +182,7 @@ function patchWinston(exports: Record<string, unknown>, sink: LogSink) {
           typeof name === 'string' ? name : 'winston',
           message,
           any ? fields : undefined,
-          caller,
+          callsite(caller),
         );
         return out;
       },

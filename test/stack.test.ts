@@ -56,6 +56,12 @@ const verifyContainers = async () =>
   (await execa('docker', ['ps', '-aq', '--filter', 'name=otelkit-verify-'])).stdout.trim();
 
 describe('verify cleans up after itself', () => {
+  it('refuses an unknown --images mode (exit 2)', async () => {
+    const result = await cli(['verify', '--images', 'nearby']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--images must be one of auto, local, upstream, got "nearby"');
+  });
+
   it('refuses to start when a port the stack publishes is taken, naming it, and creates nothing', async () => {
     const out = await tempDir('ports');
     expect((await cli(['generate', 'examples/shop/otelkit.yaml', '--out', out])).code).toBe(0);
@@ -108,8 +114,14 @@ describe('otelkit verify', () => {
   it(
     'brings the bundled example up, finds the probe in every backend, and tears it down',
     async () => {
-      const result = await cli(['verify'], REPO, { ...process.env, ...images });
+      // as a user runs it: no OTELKIT_*_IMAGE set, verify picks upstream images or builds local ones
+      const env = Object.fromEntries(
+        Object.entries(process.env).filter(([key]) => !/^OTELKIT_[A-Z]+_IMAGE$/.test(key)),
+      );
+      const result = await cli(['verify'], REPO, env);
       expectVerified(result);
+      // no registry answers here, so the local images; where one does, the upstream ones are pulled
+      expect(result.stderr).toMatch(/using local images built here \(cached\)|^ {2}pulling /m);
       const leftovers = await execa('docker', ['ps', '-q', '--filter', 'name=otelkit-verify-']);
       expect(leftovers.stdout.trim()).toBe('');
     },

@@ -12,6 +12,7 @@ import { runVerifyKubernetes } from './verify-kubernetes.ts';
 import { runDebugToken } from './debug-token.ts';
 import { CHECK_USAGE, runCheck } from '../check/cli.ts';
 import { TOOLS_USAGE, runTools } from './tools.ts';
+import { IMAGE_MODES, type ImageMode } from '../verify/images.ts';
 import { UsageError, type Io } from './io.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -27,6 +28,8 @@ commands:
   verify [spec] [--kubernetes]          bring the generated stack up, probe it end to end, tear it down;
                                         --kubernetes: apply k8s/ to the current kubeconfig context in a
                                         throwaway namespace instead of docker compose
+                 [--images auto|local|upstream]  upstream images, or ones built here when no
+                                        registry answers (auto: upstream if they can be had)
   debug-token --ttl 15m                 mint a signed X-Debug-Token (secret from OTELKIT_DEBUG_SECRET)
 ${CHECK_USAGE}
 ${TOOLS_USAGE}
@@ -108,10 +111,17 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       return runValidate(io, await loadSpec(specFile, display(io, specFile)));
     }
     case 'verify': {
-      const { values, positionals } = parse(rest, { kubernetes: { type: 'boolean' } }, 1);
+      const { values, positionals } = parse(
+        rest,
+        { kubernetes: { type: 'boolean' }, images: { type: 'string', default: 'auto' } },
+        1,
+      );
+      const imageMode = values.images as ImageMode;
+      if (!IMAGE_MODES.includes(imageMode))
+        throw new UsageError(`--images must be one of ${IMAGE_MODES.join(', ')}, got "${imageMode}"`);
       const specFile = resolveSpec(io, positionals[0]);
       const loaded = await loadSpec(specFile, display(io, specFile));
-      return values.kubernetes === true ? runVerifyKubernetes(io, loaded) : runVerify(io, loaded);
+      return values.kubernetes === true ? runVerifyKubernetes(io, loaded) : runVerify(io, loaded, imageMode);
     }
     case 'debug-token':
       return runDebugToken(io, rest);

@@ -1,8 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { render } from '../emit/emit.ts';
@@ -10,7 +9,8 @@ import type { LoadedSpec } from '../spec/load.ts';
 import { generateArtifacts } from '../targets/index.ts';
 import { BUILDER_MANIFEST, cacheDir, manifestKey } from '../validate/collector.ts';
 import { findTool } from '../validate/tools.ts';
-import { BACKEND_TOOLS, PINNED, shellVersionLines, toolVersion, type BackendTool } from '../versions.ts';
+import { BACKEND_TOOLS, PINNED, toolVersion, type BackendTool } from '../versions.ts';
+import { runScript } from '../tools/scripts.ts';
 import { UsageError, type Io } from './io.ts';
 
 /**
@@ -27,22 +27,6 @@ export const TOOLS_USAGE = `  tools list [spec]                     which tools 
 const BACKENDS = Object.keys(BACKEND_TOOLS) as BackendTool[];
 export const TOOL_NAMES = ['collector', ...BACKENDS, 'images'] as const;
 type ToolName = (typeof TOOL_NAMES)[number];
-
-/** The installed package's root (or the repository's): where scripts/ sits beside generator/ or dist/. */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = path.join(dir, 'package.json');
-    if (
-      existsSync(manifest) &&
-      (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'otelkit'
-    )
-      return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('internal: otelkit package root not found');
-    dir = parent;
-  }
-}
 
 function manifestOf(loaded: LoadedSpec): string {
   const manifest = render(generateArtifacts(loaded.model), loaded.file).get(BUILDER_MANIFEST);
@@ -91,25 +75,6 @@ function selected(only: string | undefined, docker: boolean): ToolName[] {
       `unknown tool ${unknown.join(', ')} for --only; use some of ${TOOL_NAMES.join(', ')}`,
     );
   return names as ToolName[];
-}
-
-/** Runs one build script, its progress (stderr) passed through line by line; resolves to its stdout. */
-async function runScript(io: Io, script: string, args: string[]): Promise<string | undefined> {
-  const child = execa(path.join(packageRoot(), 'scripts', script), args, {
-    env: { ...io.env, OTELKIT_VERSIONS: shellVersionLines() },
-    extendEnv: false,
-    reject: false,
-    stderr: 'pipe',
-  });
-  let pending = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    const lines = (pending + chunk.toString()).split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) io.err(`  ${line}`);
-  });
-  const result = await child;
-  if (pending) io.err(`  ${pending}`);
-  return result.exitCode === 0 ? String(result.stdout) : undefined;
 }
 
 export async function runTools(io: Io, args: string[], load: (spec?: string) => Promise<LoadedSpec>) {
@@ -161,20 +126,20 @@ export async function runTools(io: Io, args: string[], load: (spec?: string) => 
     await writeFile(manifest, manifestOf(loaded));
     if (wanted.includes('collector')) {
       io.err('building the Collector from the generated OCB manifest (cold: 10-20 min on 2 cores)');
-      const out = await runScript(io, 'build-collector.sh', [manifest]);
+      const out = await runScript(io.env, (line) => io.err(line), 'build-collector.sh', [manifest]);
       if (out) io.out(`collector=${out.trim().split('\n').pop()}`);
       else failed.push('collector');
     }
     const backends = wanted.filter((name): name is BackendTool => (BACKENDS as string[]).includes(name));
     if (backends.length > 0) {
       io.err(`building ${backends.join(', ')} from their Go modules (cached by version)`);
-      const out = await runScript(io, 'build-backends.sh', backends);
+      const out = await runScript(io.env, (line) => io.err(line), 'build-backends.sh', backends);
       if (out) for (const line of out.trim().split('\n')) io.out(line);
       else failed.push(...backends);
     }
     if (wanted.includes('images')) {
       io.err('building local images of the stack (cached by content)');
-      const out = await runScript(io, 'build-images.sh', [manifest]);
+      const out = await runScript(io.env, (line) => io.err(line), 'build-images.sh', [manifest]);
       if (out) for (const line of out.trim().split('\n')) io.out(line);
       else failed.push('images');
     }

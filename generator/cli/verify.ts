@@ -4,7 +4,8 @@ import path from 'node:path';
 import { render, writeOutput } from '../emit/emit.ts';
 import type { LoadedSpec } from '../spec/load.ts';
 import { generateArtifacts } from '../targets/index.ts';
-import { abortProject, newProject, startStack } from '../verify/stack.ts';
+import { chooseImages, type ImageMode } from '../verify/images.ts';
+import { BACKEND_SERVICES, abortProject, newProject, startStack } from '../verify/stack.ts';
 import { summaryTable, verifyStack } from '../verify/verify.ts';
 import type { Io } from './io.ts';
 
@@ -44,18 +45,16 @@ function tearDownOnInterrupt(io: Io, project: string, scratch: string) {
 
 /**
  * Renders the spec into a scratch directory, starts that compose file's backends, probes them and
- * always tears them down. Images come from OTELKIT_<NAME>_IMAGE or the upstream defaults.
+ * always tears them down. Images: see verify/images.ts (OTELKIT_<NAME>_IMAGE, upstream, or local).
  */
-export async function runVerify(io: Io, loaded: LoadedSpec): Promise<number> {
+export async function runVerify(io: Io, loaded: LoadedSpec, imageMode: ImageMode = 'auto'): Promise<number> {
   const files = render(generateArtifacts(loaded.model), 'verify');
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'otelkit-verify-'));
   const project = newProject();
   const interrupts = tearDownOnInterrupt(io, project, scratch);
   try {
     await writeOutput(scratch, files);
-    const images = Object.fromEntries(
-      Object.entries(io.env).filter(([key]) => /^OTELKIT_[A-Z]+_IMAGE$/.test(key)),
-    );
+    const images = await chooseImages(imageMode, scratch, BACKEND_SERVICES, io.env, io.err);
     const stack = await startStack(scratch, images, io.err, undefined, project);
     try {
       const results = await verifyStack({ outDir: scratch, model: loaded.model, progress: io.err });

@@ -337,6 +337,7 @@ readonly BRIDGE_IP="10.244.0.1"
 readonly PROBE_POD_IP="10.244.0.250"
 readonly PROBE_SERVICE_IP="10.96.255.250"
 readonly NODE_NAME="localhost"
+readonly GUARD_CHAIN="OTELKIT-GUARD"
 readonly STORAGE_CLASS="otelkit-local"
 readonly PAUSE_IMAGE="otelkit-local/pause:3.10"
 readonly CONFIG_RELOADER_IMAGE="otelkit-local/prometheus-config-reloader:$PROMETHEUS_OPERATOR_RUN_VERSION"
@@ -525,11 +526,26 @@ network_up() {
   for cidr in "$POD_CIDR" "$NODE_POD_SUBNET" "$SERVICE_CIDR"; do
     [[ -z $(ip route show exact "$cidr") ]] || die "a route for $cidr exists already: $(ip route show exact "$cidr")"
   done
+  iptables -w -S "$GUARD_CHAIN" >/dev/null 2>&1 && die "iptables chain $GUARD_CHAIN exists but this cluster did not create it"
   [[ -z $(ip -4 addr show to "$POD_CIDR") ]] || die "an address in $POD_CIDR is in use: $(ip -4 addr show to "$POD_CIDR")"
   printf 'route %s\n' "$POD_CIDR" >>"$network_file"
   ip route replace blackhole "$POD_CIDR"
   printf 'route %s\n' "$SERVICE_CIDR" >>"$network_file"
   ip route replace blackhole "$SERVICE_CIDR"
+  # A second guard, and the proof: a packet to either range that would leave by any interface but
+  # the bridge (or loopback, for the bridge's own address) is dropped and counted here.
+  printf 'chain %s\n' "$GUARD_CHAIN" >>"$network_file"
+  iptables -w -N "$GUARD_CHAIN"
+  iptables -w -A "$GUARD_CHAIN" -o "$BRIDGE" -j RETURN
+  iptables -w -A "$GUARD_CHAIN" -o lo -j RETURN
+  iptables -w -A "$GUARD_CHAIN" -j DROP
+  local chain
+  for chain in OUTPUT FORWARD; do
+    for cidr in "$POD_CIDR" "$SERVICE_CIDR"; do
+      printf 'iptables %s -d %s -j %s\n' "$chain" "$cidr" "$GUARD_CHAIN" >>"$network_file"
+      iptables -w -I "$chain" 1 -d "$cidr" -j "$GUARD_CHAIN"
+    done
+  done
   printf 'link %s\n' "$BRIDGE" >>"$network_file"
   ip link add "$BRIDGE" type bridge
   ip addr add "$BRIDGE_IP/${NODE_POD_SUBNET#*/}" dev "$BRIDGE"
@@ -572,6 +588,7 @@ network_down() {
     route) ip route del blackhole "$rest" 2>/dev/null || true ;;
     link) ip link del "$rest" 2>/dev/null || true ;;
     kubelet-chains) remove_kubelet_chains ;;
+    chain) iptables -w -F "$rest" 2>/dev/null && iptables -w -X "$rest" 2>/dev/null || true ;;
     # kube-proxy's own rules (KUBE-SERVICES, KUBE-POSTROUTING, ...)
     kube-proxy) "$(bin_path kube-proxy "$KUBERNETES_VERSION")" --cleanup >/dev/null 2>&1 || true ;;
     # shellcheck disable=SC2086 # the recorded rule, word by word

@@ -41,7 +41,17 @@ export interface KubernetesVerifyOptions {
   progress: (line: string) => void;
   namespace?: string;
   readyTimeoutMs?: number;
+  /** Instead of the verify checks, once everything is Ready (e.g. a measurement under load). */
+  run?: (deployed: Deployed) => Promise<CheckResult[]>;
   checkTimeoutMs?: number;
+}
+
+/** What a run on the deployed stack gets: its namespace, kubectl there, the port-forwards. */
+export interface Deployed {
+  namespace: string;
+  model: Model;
+  kubectl: Kubectl;
+  endpoints: Endpoints;
 }
 
 type K8sObject = {
@@ -310,6 +320,7 @@ export async function verifyKubernetes(options: KubernetesVerifyOptions): Promis
       loki: loki!,
       tempo: tempo!,
     };
+    if (options.run) return [ready, ...(await options.run({ namespace, model, kubectl, endpoints }))];
     progress(`probe to ${agentPod.metadata.name} through ${otlpHttp}`);
     const results = await verifyStack({
       outDir: scratch,

@@ -66,11 +66,13 @@ beforeAll(async () => {
 afterAll(async () => {
   const down = await script(['down']);
   expect(down.exitCode).toBe(0);
-  // nothing of the node is left: its bridge and its blackhole routes are gone
+  // nothing of the node is left: its bridge, its blackhole routes and its guard chain are gone
   const links = await execa('ip', ['-o', 'link', 'show']);
   expect(links.stdout).not.toContain('otelkit0');
   const routes = await execa('ip', ['route', 'show', 'type', 'blackhole']);
   expect(routes.stdout).not.toMatch(/10\.244\.0\.0\/16|10\.96\.0\.0\/16/);
+  const guard = await execa('iptables', ['-w', '-S', 'OTELKIT-GUARD'], { reject: false });
+  expect(guard.exitCode).not.toBe(0);
 }, 120_000);
 
 it(
@@ -95,10 +97,14 @@ it(
       },
     );
     expect(left.stderr).toContain('NotFound');
-    // network safety, with the node's pods having come and gone: the pod range is the bridge's
+    // network safety, with the node's pods having come and gone: the pod range is the bridge's,
+    // and the guard chain dropped no packet to a pod or service address bound elsewhere
     const route = await execa('ip', ['route', 'get', '10.244.0.250']);
     expect(route.stdout).toContain('dev otelkit0');
     expect(route.stdout).not.toContain(' via ');
+    const guard = await execa('iptables', ['-w', '-n', '-v', '-x', '-L', 'OTELKIT-GUARD']);
+    const drop = guard.stdout.split('\n').find((line) => /\bDROP\b/.test(line));
+    expect(drop?.trim().split(/\s+/)[0]).toBe('0');
   },
   30 * 60_000,
 );

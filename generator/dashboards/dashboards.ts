@@ -272,28 +272,30 @@ function resilience(model: Model) {
     .withPanel(dependencyRate('Timeouts per second', 'timeout_exceeded_total'))
     .withPanel(dependencyRate('Bulkhead rejections per second', 'bulkhead_rejections_total'))
     .withPanel(
+      // executor_* are per pool type (thread/process) in the standard, not per dependency
       series('Worker pool use', 'percentunit')
         .withTarget(
           promQuery(
-            `max by (service_name, dependency) (executor_active_workers{${dep}}) / max by (service_name, dependency) (executor_max_workers{${dep}})`,
-            '{{service_name}} → {{dependency}} busy',
+            `max by (service_name, pool_type) (executor_active_workers{${dep}}) / max by (service_name, pool_type) (executor_max_workers{${dep}})`,
+            '{{service_name}} {{pool_type}} pool busy',
             'A',
           ),
         )
         .withTarget(
           promQuery(
-            `sum by (service_name, dependency) (executor_pending_tasks{${dep}})`,
-            '{{dependency}} pending',
+            `sum by (service_name, pool_type) (executor_pending_tasks{${dep}})`,
+            '{{service_name}} {{pool_type}} pool pending',
             'B',
           ),
-        )
-        .withTarget(
-          promQuery(
-            `min by (service_name, dependency) (semaphore_available{${dep}})`,
-            '{{dependency}} permits free',
-            'C',
-          ),
         ),
+    )
+    .withPanel(
+      series('Bulkhead permits free', 'short').withTarget(
+        promQuery(
+          `min by (service_name, dependency) (semaphore_available{${dep}})`,
+          '{{service_name}} → {{dependency}}',
+        ),
+      ),
     );
 }
 

@@ -28,4 +28,16 @@ describe('resilience dashboard', () => {
     // the standard's values, not just the preload's
     expect(shown).toEqual({ 0: ['closed', 'green'], 1: ['half-open', 'yellow'], 2: ['open', 'red'] });
   });
+
+  it("groups each concurrency metric by the standard's own label: executor_* by pool_type, semaphores by dependency", async () => {
+    const { model } = await loadSpec(path.join(REPO, 'examples', 'shop', 'otelkit.yaml'));
+    const board = buildDashboards(model).find((d) => d.name === 'resilience')!.dashboard as Json;
+    const exprs = (board.panels as Json[]).flatMap((p) => (p.targets as Json[]).map((t) => String(t.expr)));
+    const grouping = (metric: string) =>
+      exprs.filter((e) => e.includes(metric)).map((e) => /by \(([^)]*)\) \(/.exec(e)![1]);
+    for (const metric of ['executor_active_workers', 'executor_max_workers', 'executor_pending_tasks'])
+      expect(grouping(metric)).toEqual(expect.arrayContaining(['service_name, pool_type']));
+    expect(grouping('executor_')).not.toContainEqual(expect.stringContaining('dependency'));
+    expect(grouping('semaphore_available')).toEqual(['service_name, dependency']);
+  });
 });

@@ -5,6 +5,7 @@ import { collectorArtifacts } from './collector.ts';
 import { labels } from './common.ts';
 import { instrumentArtifacts } from './instrument.ts';
 import { monitoringArtifacts } from './monitoring.ts';
+import { scaleArtifacts } from './scale.ts';
 
 /**
  * k8s/: a kustomize base of the whole stack for the OpenTelemetry Operator and the Prometheus
@@ -50,6 +51,8 @@ export function kubernetesArtifacts(model: Model): Artifact[] {
     ...resources,
     ...files,
     ...instrumentArtifacts(model),
+    // Helm values for more than one node, next to the base rather than in it
+    ...scaleArtifacts(model),
   ];
 }
 

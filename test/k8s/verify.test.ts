@@ -108,3 +108,13 @@ it(
   },
   30 * 60_000,
 );
+
+it('exits 2 on an invalid spec, before touching the cluster', async () => {
+  const dir = await tempDir('k8s-verify-bad');
+  const spec = path.join(dir, 'otelkit.yaml');
+  await writeFile(spec, 'version: 1\nproject: demo\nkubernetes:\n  namespace: Not_A_Name\n');
+  const result = await cli(['verify', '--kubernetes', spec], REPO, env);
+  expect(result.code).toBe(2);
+  expect(result.stderr).toMatch(/otelkit\.yaml:\d+:\d+: kubernetes\.namespace/);
+  expect(result.stderr).not.toContain('applying k8s/');
+});

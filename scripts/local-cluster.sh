@@ -515,7 +515,7 @@ check_routes() {
     die "network safety: the service range is not blackholed ($(ip route get "$PROBE_SERVICE_IP" 2>&1 | head -1))"
 }
 
-# Every change is written to $network_file first, so `down` undoes exactly what was done.
+# Every change to the host is written to $network_file first, so `down` undoes exactly what was done.
 network_up() {
   [[ ${EUID:-$(id -u)} == 0 ]] || die "a node needs root (bridge, routes, containerd); use 'up --api-only' otherwise"
   local c
@@ -589,6 +589,7 @@ network_down() {
     link) ip link del "$rest" 2>/dev/null || true ;;
     kubelet-chains) remove_kubelet_chains ;;
     chain) iptables -w -F "$rest" 2>/dev/null && iptables -w -X "$rest" 2>/dev/null || true ;;
+    dir) [[ $rest == /var/lib/* ]] && rm -rf "$rest" ;;
     # kube-proxy's own rules (KUBE-SERVICES, KUBE-POSTROUTING, ...)
     kube-proxy) "$(bin_path kube-proxy "$KUBERNETES_VERSION")" --cleanup >/dev/null 2>&1 || true ;;
     # shellcheck disable=SC2086 # the recorded rule, word by word
@@ -741,8 +742,13 @@ podLogsDir: $cluster_dir/pod-logs
 EOF
   # pods with dnsPolicy Default get no resolver outside the cluster
   : >"$cluster_dir/resolv.conf"
-  # the kubelet adds chains of its own (KUBE-FIREWALL and canaries) that `down` takes out again
+  # the kubelet adds chains of its own (KUBE-FIREWALL and canaries) that `down` takes out again,
+  # and the kubelet and CNI keep a socket and a cache in fixed places: removed if `up` made them
   printf 'kubelet-chains\n' >>"$network_file"
+  local fixed
+  for fixed in /var/lib/kubelet /var/lib/cni; do
+    [[ -e $fixed ]] || printf 'dir %s\n' "$fixed" >>"$network_file"
+  done
   start kubelet "$cluster_dir/kubelet.log" "$(bin_path kubelet "$KUBERNETES_VERSION")" \
     --config="$cluster_dir/kubelet.yaml" --kubeconfig="$kubeconfig" --root-dir="$dir" \
     --cert-dir="$dir/pki" --hostname-override="$NODE_NAME" --node-ip="$BRIDGE_IP"

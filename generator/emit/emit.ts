@@ -1,16 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import {
-  access,
-  lstat,
-  mkdir,
-  readFile,
-  readdir,
-  rename,
-  rm,
-  rmdir,
-  stat,
-} from 'node:fs/promises';
+import { access, lstat, mkdir, readFile, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { dump } from 'js-yaml';
 import type { Artifact, CommentStyle } from '../targets/artifact.ts';

@@ -9,6 +9,7 @@ import { buildCatalogue } from '../alerting/catalogue.ts';
 import { render, writeOutput } from '../emit/emit.ts';
 import type { Model } from '../model.ts';
 import { generateArtifacts } from '../targets/index.ts';
+import { port } from '../topology.ts';
 import { COLLECTOR_NAMES, collectorNames, collectorPodSelector } from '../targets/k8s/collector.ts';
 import { STACK_NAME } from '../targets/k8s/common.ts';
 import { ALERTMANAGER_SERVICE, PROMETHEUS_SERVICE } from '../targets/k8s/monitoring.ts';
@@ -307,11 +308,11 @@ export async function verifyKubernetes(options: KubernetesVerifyOptions): Promis
         { name: 'probe sent to the agent', ok: false, detail: `no running pod for ${selector}` },
       ];
     const [otlpHttp, prometheus, alertmanager, loki, tempo] = await Promise.all([
-      kubectl.portForward(`pod/${agentPod.metadata.name}`, 4318, forwards),
-      kubectl.portForward(`service/${PROMETHEUS_SERVICE}`, 9090, forwards),
-      kubectl.portForward(`service/${ALERTMANAGER_SERVICE}`, 9093, forwards),
-      kubectl.portForward('service/loki', 3100, forwards),
-      kubectl.portForward('service/tempo', 3200, forwards),
+      kubectl.portForward(`pod/${agentPod.metadata.name}`, port('collector', 'otlpHttp'), forwards),
+      kubectl.portForward(`service/${PROMETHEUS_SERVICE}`, port('prometheus', 'http'), forwards),
+      kubectl.portForward(`service/${ALERTMANAGER_SERVICE}`, port('alertmanager', 'http'), forwards),
+      kubectl.portForward('service/loki', port('loki', 'http'), forwards),
+      kubectl.portForward('service/tempo', port('tempo', 'http'), forwards),
     ]);
     const endpoints: Endpoints = {
       otlpHttp: otlpHttp!,

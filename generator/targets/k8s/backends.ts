@@ -5,6 +5,7 @@ import { COLLECTOR_USER } from '../compose.ts';
 import { grafanaTarget } from '../grafana.ts';
 import { lokiConfig } from '../loki.ts';
 import { tempoConfig } from '../tempo.ts';
+import { port } from '../../topology.ts';
 import {
   GRAFANA_DASHBOARD_LABEL,
   GRAFANA_DATASOURCE_LABEL,
@@ -48,10 +49,10 @@ function backends(model: Model): Backend[] {
       configDir: '/etc/loki',
       dataDir: '/loki',
       ports: [
-        { name: 'http', port: 3100 },
-        { name: 'grpc', port: 9096 },
+        { name: 'http', port: port('loki', 'http') },
+        { name: 'grpc', port: port('loki', 'grpc') },
       ],
-      ready: { path: '/ready', port: 3100 },
+      ready: { path: '/ready', port: port('loki', 'http') },
     },
     {
       name: 'tempo',
@@ -60,11 +61,11 @@ function backends(model: Model): Backend[] {
       configDir: '/etc/tempo',
       dataDir: '/var/tempo',
       ports: [
-        { name: 'http', port: 3200 },
-        { name: 'otlp-grpc', port: 4317 },
-        { name: 'otlp-http', port: 4318 },
+        { name: 'http', port: port('tempo', 'http') },
+        { name: 'otlp-grpc', port: port('tempo', 'otlpGrpc') },
+        { name: 'otlp-http', port: port('tempo', 'otlpHttp') },
       ],
-      ready: { path: '/ready', port: 3200 },
+      ready: { path: '/ready', port: port('tempo', 'http') },
     },
   ];
 }

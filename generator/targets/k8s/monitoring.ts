@@ -4,6 +4,7 @@ import { ENDPOINTS } from '../../conventions.ts';
 import type { Model } from '../../model.ts';
 import { formatDuration } from '../../spec/duration.ts';
 import { upstreamTag } from '../../versions.ts';
+import { port } from '../../topology.ts';
 import { ruleFileContent } from '../alert-rules.ts';
 import type { Artifact } from '../artifact.ts';
 import { prometheusConfig } from '../prometheus.ts';
@@ -227,10 +228,16 @@ export function monitoringArtifacts(model: Model): Artifact[] {
   const alertmanagerPods = { 'app.kubernetes.io/name': 'alertmanager', alertmanager: STACK_NAME };
   return [
     file('prometheus', prometheus(model)),
-    file('prometheus-service', service(model, PROMETHEUS_SERVICE, prometheusPods, 9090)),
+    file(
+      'prometheus-service',
+      service(model, PROMETHEUS_SERVICE, prometheusPods, port('prometheus', 'http')),
+    ),
     ...prometheusRbac(model),
     file('alertmanager', alertmanager(model)),
-    file('alertmanager-service', service(model, ALERTMANAGER_SERVICE, alertmanagerPods, 9093)),
+    file(
+      'alertmanager-service',
+      service(model, ALERTMANAGER_SERVICE, alertmanagerPods, port('alertmanager', 'http')),
+    ),
     ...stackMonitors(model),
     ...appMonitors(model),
     ...rules(model),

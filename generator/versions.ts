@@ -89,17 +89,40 @@ export type BackendTool = keyof typeof BACKEND_TOOLS;
 /** The version a backend tool binary is built, cached and found under. */
 export const toolVersion = (tool: BackendTool): string => BACKEND_BUILDS[BACKEND_TOOLS[tool]].version;
 
-/** The backend builds as `NAME=value` shell lines, which the build scripts `eval`. */
+/**
+ * The local test cluster's components (scripts/local-cluster.sh; ../shared/KUBERNETES.md says what
+ * builds here). Only v0.85.0 of the Prometheus Operator's main module is served, so it runs that,
+ * with the CRDs of the newer API module (a superset of what it reads).
+ */
+export const LOCAL_CLUSTER = {
+  KUBERNETES_VERSION: 'v1.37.2',
+  KUBERNETES_STAGING_VERSION: 'v0.37.2',
+  ETCD_VERSION: 'v3.7.3',
+  CONTROLLER_GEN_VERSION: 'v0.21.0',
+  PROMETHEUS_OPERATOR_VERSION: 'v0.95.2',
+  PROMETHEUS_OPERATOR_RUN_VERSION: 'v0.85.0',
+  OTEL_OPERATOR_VERSION: 'v0.140.0',
+  COREDNS_VERSION: 'v1.15.0',
+} as const;
+
+/** The backend builds and the local cluster as `NAME=value` shell lines, which the build scripts `eval`. */
 export function shellVersionLines(): string {
   const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
-  return Object.entries(BACKEND_BUILDS)
-    .flatMap(([component, build]) => {
+  return [
+    ...Object.entries(BACKEND_BUILDS).flatMap(([component, build]) => {
       const name = component.toUpperCase();
       return [
         `${name}_MODULE=${quote(build.module)}`,
         `${name}_MODULE_VERSION=${quote(build.moduleVersion)}`,
         `${name}_VERSION=${quote(build.version)}`,
       ];
-    })
-    .join('\n');
+    }),
+    ...Object.entries(LOCAL_CLUSTER).map(([name, version]) => `${name}=${quote(version)}`),
+  ].join('\n');
 }
+
+/** telemetrygen drives `npm run bench:collector` (the proxy here serves v0.161.0, not the Collector's own version). */
+export const TELEMETRYGEN = {
+  module: 'github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen',
+  version: 'v0.161.0',
+} as const;

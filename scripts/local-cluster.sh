@@ -40,18 +40,18 @@
 #   OTELKIT_FORCE_BUILD=1 rebuild even if a cached binary exists
 set -euo pipefail
 
-# Pinned versions (see ../shared/KUBERNETES.md for what builds here).
-readonly KUBERNETES_VERSION="v1.37.2"
-readonly KUBERNETES_STAGING_VERSION="v0.37.2"
-readonly ETCD_VERSION="v3.7.3"
-readonly CONTROLLER_GEN_VERSION="v0.21.0"
-readonly PROMETHEUS_OPERATOR_VERSION="v0.95.2"
-readonly OTEL_OPERATOR_VERSION="v0.140.0"
-# The only version of the operator's main module the proxy serves (its CRDs come from the newer API
-# module above, a superset of what this operator reads).
-readonly PROMETHEUS_OPERATOR_RUN_VERSION="v0.85.0"
+# Pinned versions: generator/versions.ts (LOCAL_CLUSTER) is their one home, printed for the shell by
+# scripts/versions.ts (Node >= 22.6; the repository pins Node 24).
+here_versions=$(cd "$(dirname "$0")" && pwd)
+node_bin=${OTELKIT_NODE:-$here_versions/../node_modules/node/bin/node}
+[[ -x $node_bin ]] || node_bin=node
+versions=${OTELKIT_VERSIONS:-}
+[[ -n $versions ]] || versions=$("$node_bin" "$here_versions/versions.ts") ||
+  { printf '[local-cluster] error: cannot read the pinned versions (run npm ci first, or set OTELKIT_NODE to a Node >= 22.6)\n' >&2; exit 1; }
+eval "$versions"
+readonly KUBERNETES_VERSION KUBERNETES_STAGING_VERSION ETCD_VERSION CONTROLLER_GEN_VERSION \
+  PROMETHEUS_OPERATOR_VERSION PROMETHEUS_OPERATOR_RUN_VERSION OTEL_OPERATOR_VERSION COREDNS_VERSION
 readonly PROMETHEUS_OPERATOR_MODULE="github.com/prometheus-operator/prometheus-operator"
-readonly COREDNS_VERSION="v1.15.0"
 
 readonly PROMETHEUS_OPERATOR_APIS="github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring"
 readonly OTEL_OPERATOR_MODULE="github.com/open-telemetry/opentelemetry-operator"

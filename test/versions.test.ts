@@ -2,7 +2,13 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { execa } from 'execa';
-import { BACKEND_BUILDS, COLLECTOR_PROVIDER_VERSION, PINNED } from '../generator/versions.ts';
+import {
+  BACKEND_BUILDS,
+  COLLECTOR_PROVIDER_VERSION,
+  LOCAL_CLUSTER,
+  PINNED,
+  TELEMETRYGEN,
+} from '../generator/versions.ts';
 import { REPO } from './helpers.ts';
 
 /**
@@ -21,6 +27,8 @@ const pinned = [
   ...Object.values(PINNED),
   ...Object.values(COLLECTOR_PROVIDER_VERSION),
   ...Object.values(BACKEND_BUILDS).flatMap((build) => [build.moduleVersion, build.version]),
+  ...Object.values(LOCAL_CLUSTER),
+  TELEMETRYGEN.version,
 ];
 
 async function codeFiles(): Promise<string[]> {

@@ -3,7 +3,8 @@
 (`opentelemetry-instrument`) through the entry points beside this package, or by the sitecustomize
 module beside it. It adds what the agent does not do: the standard's request context headers, JSON log
 lines in its schema from logging and structlog (also exported over OTLP), redaction before anything is
-printed or exported, and resilience telemetry from tenacity, pybreaker and aiobreaker.
+printed or exported, resilience telemetry from tenacity, pybreaker and aiobreaker, context and gauges
+for every thread and process pool, and the one API an app calls itself: `bulkhead`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,26 @@ import sys
 import threading
 from typing import Any
 
+from . import concurrency
+from .concurrency import Bulkhead, BulkheadFull
 from .redact import Redactor
 from .settings import Settings, SettingsError, load
 
-__all__ = ["start", "pre_instrument", "post_instrument", "redactor", "settings", "patched"]
+__all__ = [
+    "start",
+    "pre_instrument",
+    "post_instrument",
+    "redactor",
+    "settings",
+    "patched",
+    "breaker_states",
+    "bulkhead",
+    "Bulkhead",
+    "BulkheadFull",
+    "record_bulkhead_rejection",
+    "record_bulkhead_contention",
+    "record_semaphore",
+]
 
 _lock = threading.RLock()
 _started = False
@@ -71,9 +88,11 @@ def start() -> bool:
         # logging first and alone: without it nothing may print, so a failure there stops the rest
         logs.install_stdlib(sink, current_settings.log_level)
         breakers = resilience.Resilience(sink)
+        concurrency.attach(breakers)
         steps = [
             ("uncaught exceptions", lambda: logs.install_excepthooks(sink)),
             ("resilience metrics", breakers.attach_metrics),
+            ("concurrency metrics", lambda: concurrency.attach_metrics(resilience.METRICS)),
             ("span attributes", lambda: _add_span_processor(http)),
             ("flush on SIGTERM", _flush_on_termination),
         ]
@@ -89,6 +108,8 @@ def start() -> bool:
             ("tenacity", "tenacity", lambda m: resilience.install_tenacity(breakers, _patched)),
             ("pybreaker", "pybreaker", lambda m: resilience.install_pybreaker(breakers, _patched)),
             ("aiobreaker", "aiobreaker", lambda m: resilience.install_aiobreaker(breakers, _patched)),
+            ("concurrent.futures.thread", "thread pools", lambda m: concurrency.install_threads(m, _patched)),
+            ("concurrent.futures.process", "process pools", lambda m: concurrency.install_processes(m, _patched)),
             ("starlette.applications", "request context", lambda m: http.install_starlette(context, _patched)),
             ("flask", "request context", lambda m: http.install_flask(context, _patched)),
             ("requests.adapters", "outbound X-Request-ID", lambda m: http.install_requests(_patched)),
@@ -102,6 +123,41 @@ def start() -> bool:
 def breaker_states() -> dict[str, str]:
     """Circuit breaker states by dependency, for a readiness route that wants them."""
     return _resilience.states() if _resilience is not None else {}
+
+
+def bulkhead(dependency: str, limit: int | None = None, *, timeout: float | None = None) -> Bulkhead:
+    """
+    At most `limit` concurrent calls to `dependency`; without a limit, the spec's
+    resilience.bulkhead.max_concurrent for it. A call waits up to `timeout` seconds for a slot (None:
+    as long as it takes; 0: not at all), then raises BulkheadFull (`bulkhead_rejected`); a wait over
+    a second is `bulkhead_contention`; `semaphore_available{dependency}` is the free slots. Use as
+    `with`, `async with` or a decorator; one dependency is one set of slots wherever it is used.
+    It limits whether or not the bootstrap is on, and reports only when it is; when the settings
+    cannot be read, a bulkhead that takes the spec's limit does not limit (with one warning).
+    """
+    return concurrency.bulkhead(dependency, limit, timeout=timeout, spec_limit=_spec_limit, warn=_warn)
+
+
+def _spec_limit(dependency: str) -> Any:
+    current = settings()
+    return current.bulkheads.get(dependency) if current is not None else concurrency.UNKNOWN_LIMIT
+
+
+def record_bulkhead_rejection(dependency: str, duration_ms: float | None = None, error: BaseException | None = None) -> None:
+    """A call the app's own semaphore rejected (the Node preload's recordBulkheadRejection)."""
+    if _resilience is not None:
+        _resilience.bulkhead_rejected(dependency, duration_ms, error)
+
+
+def record_bulkhead_contention(dependency: str, duration_ms: float | None = None) -> None:
+    """A call that waited over a second for the app's own semaphore (recordBulkheadContention)."""
+    if _resilience is not None:
+        _resilience.bulkhead_contention(dependency, duration_ms)
+
+
+def record_semaphore(dependency: str, available: float) -> None:
+    """The free slots of the app's own semaphore, as semaphore_available{dependency} (recordSemaphore)."""
+    concurrency.record_semaphore(dependency, available)
 
 
 def _add_span_processor(http: Any) -> None:

@@ -110,6 +110,10 @@ class Sink:
     ) -> None:
         if getattr(self._local, "busy", False):
             return
+        if func_name is None:
+            # the standard has func_name and lineno on every line: the bootstrap's own (a resilience
+            # event) name the app's code that got there
+            func_name, lineno = _caller() or (None, lineno)
         self._local.busy = True
         try:
             self._write(level, logger, message, fields or {}, created, func_name, lineno, exception)
@@ -272,6 +276,23 @@ def _span_context() -> tuple[str, str] | None:
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
+# the libraries whose calls the bootstrap reports: a line it writes for them names the app's frame
+_REPORTED_FOR = frozenset({"otelkit_bootstrap", "tenacity", "pybreaker", "aiobreaker"})
+
+
+def _caller() -> tuple[str, int] | None:
+    frame = sys._getframe(2)
+    outside: tuple[str, int] | None = None
+    while frame is not None:
+        top = frame.f_globals.get("__name__", "").split(".", 1)[0]
+        if top != "otelkit_bootstrap":
+            outside = outside or (frame.f_code.co_name, frame.f_lineno)
+            if top not in _REPORTED_FOR:
+                return frame.f_code.co_name, frame.f_lineno
+        frame = frame.f_back
+    return outside
+
+
 def _structlog_caller() -> tuple[str, str, int] | None:
     frame = sys._getframe(2)
     while frame is not None:
@@ -331,11 +352,15 @@ def install_excepthooks(sink: Sink) -> None:
     """
 
     def log_uncaught(kind: type[BaseException], error: BaseException, stack: Any, where: str) -> None:
+        # where it was raised: the innermost frame of the traceback
+        raised = traceback.extract_tb(stack)[-1] if stack is not None else None
         sink.write(
             "critical",
             "otelkit.uncaught",
             f"uncaught {kind.__name__} in {where}: {error}",
             {"exception.type": kind.__name__},
+            func_name=raised.name if raised else None,
+            lineno=raised.lineno if raised else None,
             exception="".join(traceback.format_exception(kind, error, stack)),
         )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA = 1
+SCHEMA = 2
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -41,6 +41,8 @@ class Settings:
     log_level: str
     request_id_max_length: int
     dependencies: tuple[str, ...] = field(default=())
+    # resilience.bulkhead.max_concurrent by dependency: the limit bulkhead(dependency) takes by default
+    bulkheads: dict[str, int] = field(default_factory=dict)
 
 
 def _strings(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
@@ -110,6 +112,16 @@ def parse(data: Any, source: str) -> Settings:
     ):
         problems.append("dependencies must be a list of objects with a name")
         dependencies = []
+    bulkheads: dict[str, int] = {}
+    for dependency in dependencies:
+        bulkhead = dependency.get("bulkhead")
+        if bulkhead is None:
+            continue
+        limit = bulkhead.get("maxConcurrent") if isinstance(bulkhead, dict) else None
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            problems.append(f"dependencies ({dependency['name']}).bulkhead.maxConcurrent must be an integer of at least 1")
+            continue
+        bulkheads[dependency["name"]] = limit
     settings = Settings(
         service=_string(data, "service", problems),
         environment=_string(data, "environment", problems),
@@ -120,6 +132,7 @@ def parse(data: Any, source: str) -> Settings:
         log_level=str(level),
         request_id_max_length=max_length,
         dependencies=tuple(d["name"] for d in dependencies),
+        bulkheads=bulkheads,
     )
     if problems:
         raise SettingsError(source, problems)

@@ -4,7 +4,7 @@
  * span metrics, both tail samplers), pinned to one core with taskset, driven by telemetrygen at
  * rising rates into stand-in OTLP receivers on the other core. A rate is sustained when every span
  * sent is accepted, none is refused (memory limiter), none fails to enqueue or export, and the tail
- * samplers drop no trace before deciding. The same binary on a minimal otlp -> otlp pipeline is
+ * samplers evict no trace before deciding on it. The same binary on a minimal otlp -> otlp pipeline is
  * measured in the same run, so the ratio shows what the generated pipeline costs. Not a test: the
  * last stdout line is one JSON object.
  */
@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { dump, load } from 'js-yaml';
+import { buildCatalogue } from '../generator/alerting/catalogue.ts';
 import { render } from '../generator/emit/emit.ts';
 import { loadSpec } from '../generator/spec/load.ts';
 import { generateArtifacts } from '../generator/targets/index.ts';
@@ -159,20 +160,34 @@ async function startPinned(binary: string, config: unknown, dir: string): Promis
   return child;
 }
 
-/** Sums of the Collector's own counters, by metric name (every label set added up). */
+/**
+ * The series CollectorTailSamplingEvicting reads: traces evicted younger than the decision wait,
+ * i.e. decided on part of their spans.
+ */
+const EARLY_EVICTIONS = /rate\((\w+)\{le="([^"]+)"\}/;
+
+/** Sums of the Collector's own counters, by metric name (every label set added up; histogram buckets by `le`). */
 async function counters(metricsPort: number): Promise<Map<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const sums = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || !line) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})? (\S+)/.exec(line);
-    if (match) sums.set(match[1]!, (sums.get(match[1]!) ?? 0) + Number(match[2]));
+    const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)/.exec(line);
+    if (!match) continue;
+    const le = /le="([^"]+)"/.exec(match[2] ?? '')?.[1];
+    const key = le === undefined ? match[1]! : `${match[1]!}{le="${le}"}`;
+    sums.set(key, (sums.get(key) ?? 0) + Number(match[3]));
   }
   return sums;
 }
 
+/** A counter summed over its label sets (names starting so), or one bucket named exactly. */
 const get = (m: Map<string, number>, name: string) =>
-  [...m].filter(([key]) => key.startsWith(name)).reduce((sum, [, value]) => sum + value, 0);
+  name.includes('{')
+    ? (m.get(name) ?? 0)
+    : [...m]
+        .filter(([key]) => key.startsWith(name) && !key.includes('{le='))
+        .reduce((sum, [, value]) => sum + value, 0);
 
 function parseSeconds(duration: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(duration);
@@ -200,7 +215,7 @@ interface StepResult {
   perCore: number;
   refused: number;
   failed: number;
-  droppedTooEarly: number;
+  evictedEarly: number;
   clean: boolean;
 }
 
@@ -244,7 +259,7 @@ async function step(
   const accepted = delta('otelcol_receiver_accepted_spans');
   const refused = delta('otelcol_receiver_refused_spans');
   const failed = delta('otelcol_exporter_send_failed_spans') + delta('otelcol_exporter_enqueue_failed_spans');
-  const droppedTooEarly = delta('otelcol_processor_tail_sampling_sampling_trace_dropped_too_early');
+  const evictedEarly = get(after, earlyEvictionSeries) - get(before, earlyEvictionSeries);
   return {
     offered: rate === 0 ? 'unthrottled' : rate,
     acceptedPerS: Math.round(accepted / seconds),
@@ -252,13 +267,13 @@ async function step(
     perCore: Math.round(accepted / cpu),
     refused,
     failed,
-    droppedTooEarly,
+    evictedEarly,
     clean:
       collector.exitCode === null &&
       run.exitCode === 0 &&
       refused === 0 &&
       failed === 0 &&
-      droppedTooEarly === 0,
+      evictedEarly === 0,
   };
 }
 
@@ -274,7 +289,7 @@ async function measure(label: string, binary: string, config: (ports: Ports) => 
       console.error(
         `${label.padEnd(9)} offered ${String(result.offered).padStart(11)}: accepted ${result.acceptedPerS} spans/s ` +
           `at ${Math.round(result.cpuFraction * 100)}% of its core -> ${result.perCore} spans per CPU second; ` +
-          `refused ${result.refused}, failed ${result.failed}, dropped before the sampling decision ${result.droppedTooEarly}`,
+          `refused ${result.refused}, failed ${result.failed}, evicted before the sampling decision ${result.evictedEarly}`,
       );
     }
     return { results, rssMib: rssMib(collector.pid!) };
@@ -293,6 +308,10 @@ await mkdir(path.dirname(manifest), { recursive: true });
 await writeFile(manifest, files.get(BUILDER_MANIFEST)!);
 const [binary, generator] = [await collectorBinary(manifest), await telemetrygen()];
 const generated = load(files.get('stacks/collector/config.yaml')!) as Json;
+const [, evictionMetric, evictionLe] = EARLY_EVICTIONS.exec(
+  buildCatalogue(model).alerts.find((a) => a.rule.alert === 'CollectorTailSamplingEvicting')!.rule.expr,
+)!;
+const earlyEvictionSeries = `${evictionMetric}{le="${evictionLe}"}`;
 const sink = await sinks();
 try {
   const queueDir = path.join(scratch, 'queue');
@@ -325,7 +344,7 @@ try {
       bench: 'collector',
       spans_per_s_per_core: perCore,
       refused: unclean?.refused ?? 0,
-      dropped: (unclean?.failed ?? 0) + (unclean?.droppedTooEarly ?? 0),
+      dropped: (unclean?.failed ?? 0) + (unclean?.evictedEarly ?? 0),
       ratio_vs_minimal: Number((perCore / minimalPerCore).toFixed(2)),
       minimal_spans_per_s_per_core: minimalPerCore,
       peak_rss_mib: Math.round(pipeline.rssMib),

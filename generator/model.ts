@@ -93,6 +93,7 @@ export interface CollectorModel {
   mode: 'single' | 'gateway';
   gatewayReplicas: number;
   memoryLimitMib: number;
+  expectedTracesPerSecond: number;
   persistentQueue: { enabled: boolean; directory: string; queueSize: number };
   debugExporter: boolean;
 }
@@ -259,6 +260,7 @@ function normalise(spec: ParsedSpec): Model {
       mode: spec.collector.mode,
       gatewayReplicas: spec.collector.gateway_replicas,
       memoryLimitMib: spec.collector.memory_limit_mib,
+      expectedTracesPerSecond: spec.collector.expected_traces_per_second,
       persistentQueue: {
         enabled: spec.collector.persistent_queue.enabled,
         directory: spec.collector.persistent_queue.directory,

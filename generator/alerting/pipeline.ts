@@ -12,7 +12,8 @@ import {
   type SeriesInput,
   type Severity,
 } from './definitions.ts';
-import { perSignalRate } from './promql.ts';
+import { tailDecisionWaitMs, tailSamplingTraces } from '../sampling.ts';
+import { num, perSignalRate } from './promql.ts';
 import { BACKEND_JOBS } from './scrape-jobs.ts';
 
 /**
@@ -234,8 +235,81 @@ function queueNearlyFullAlert(model: Model): AlertDefinition {
   };
 }
 
+/** The removal-age buckets of the tail sampler's histogram (ms, whatever its help text says). */
+const REMOVAL_AGE_BUCKETS_MS = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000];
+
+/**
+ * A tail sampler holds num_traces traces; a new one past that evicts the oldest, decided or not. A
+ * trace evicted younger than decision_wait was decided on the spans it had so far: an error or a
+ * slow span that came later is then missed by the keep policies. The widest bucket under
+ * decision_wait counts only such evictions (in normal operation a trace leaves long after it).
+ */
+function tailSamplingEvictingAlert(model: Model): AlertDefinition {
+  const alert = 'CollectorTailSamplingEvicting';
+  const waitMs = tailDecisionWaitMs(model);
+  const le = String(Math.max(...REMOVAL_AGE_BUCKETS_MS.filter((b) => b < waitMs)));
+  const metric = 'otelcol_processor_tail_sampling_sampling_trace_removal_age_bucket';
+  const labels = { job: COLLECTOR_JOB, instance, le };
+  const expr = `sum by (job, instance) (rate(${metric}{le="${le}"}[5m])) > 0`;
+  const evicted = (values: string) => series(metric, labels, values);
+  return {
+    file: 'pipeline',
+    exprLabels: { job: COLLECTOR_JOB, instance },
+    testEvaluation: '1m',
+    rule: {
+      alert,
+      expr,
+      for: '5m',
+      labels: platform('warning'),
+      annotations: annotations(
+        model,
+        alert,
+        'Tail sampling decides on traces before they are complete.',
+        `The tail sampler on {{ $labels.instance }} evicts traces younger than its decision wait (${num(waitMs / 1000)}s): its buffer of ${tailSamplingTraces(model)} traces is full, so traces are decided on the spans they had, and errors or slow spans that come later are missed.`,
+      ),
+    },
+    cases: [
+      {
+        name: 'fires',
+        interval: '1m',
+        input: [evicted(counter(10, 20))],
+        checks: [{ at: '12m', firing: true }],
+      },
+      {
+        name: 'stays silent while traces leave after their decision',
+        interval: '1m',
+        input: [evicted(gauge(0, 20))],
+        checks: [{ at: '12m', firing: false }],
+      },
+      {
+        name: 'resolves',
+        interval: '1m',
+        input: [evicted(counter(10, 12, { perStep: 0, steps: 15 }))],
+        checks: [
+          { at: '11m', firing: true },
+          { at: '25m', firing: false },
+        ],
+      },
+    ] satisfies AlertCase[],
+    runbook: {
+      service: undefined,
+      meaning: `More traces start per second than the tail sampler can hold for its decision wait: it holds ${tailSamplingTraces(model)} traces (collector.expected_traces_per_second ${model.collector.expectedTracesPerSecond} × ${num(waitMs / 1000)}s, twice over${model.collector.mode === 'gateway' ? `, shared by ${model.collector.gatewayReplicas} gateways` : ''}) and evicts the oldest when full. Nothing is dropped, but traces are sampled on part of their spans: the keep-errors and keep-slow policies can miss them.`,
+      causes: [
+        'Traffic above collector.expected_traces_per_second.',
+        'A burst, or a retry storm multiplying traces.',
+      ],
+      steps: collectorSteps(`sum by (instance) (rate(${metric}{le="${le}"}[5m]))`),
+      resolution: [
+        'Raise collector.expected_traces_per_second to the real peak and regenerate (it sizes num_traces); memory grows with it, so check collector.memory_limit_mib.',
+        'Or scale out: collector.mode: gateway with more gateway_replicas shares the traces.',
+      ],
+    },
+  };
+}
+
 export function pipelineAlerts(model: Model): AlertDefinition[] {
   return [
+    tailSamplingEvictingAlert(model),
     queueGrowingAlert(model),
     counterAlert(model, {
       alert: 'CollectorExporterSendFailures',

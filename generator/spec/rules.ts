@@ -10,7 +10,7 @@ import {
 } from '../slo.ts';
 import { BACKEND_JOBS, buildCatalogue, type AlertDefinition } from '../alerting/catalogue.ts';
 import { toModel } from '../model.ts';
-import { tailDecisionWaitMs } from '../targets/collector.ts';
+import { tailDecisionWaitMs } from '../sampling.ts';
 import { prometheusConfig } from '../targets/prometheus.ts';
 import { MAX_DURATION_MS, formatDuration, parseDuration } from './duration.ts';
 import type { PathSegment } from './diagnostics.ts';

@@ -202,7 +202,9 @@ const signals = z
               .max(1, { error: 'base_rate is a fraction of traces, at most 1; write e.g. 0.1 for 10%' })
               .default(0.1)
               .describe('fraction of the remaining traces kept'),
-            decision_wait: duration('how long the Collector waits for a trace to complete').default('10s'),
+            decision_wait: duration(
+              'how long the Collector waits for a trace to complete (at least; longer when a request that exhausts its dependencies\' timeouts and retries would outlast it)',
+            ).default('10s'),
           })
           .prefault({}),
         retention: duration('trace retention').default('14d'),
@@ -351,11 +353,23 @@ const collector = z
       .default(2)
       .describe('gateway mode: number of gateway Collectors'),
     memory_limit_mib: z.int().min(64).default(512).describe('hard memory limit of the Collector process'),
+    expected_traces_per_second: z
+      .int()
+      .min(1)
+      .max(10_000_000)
+      .default(100)
+      .describe(
+        'peak traces per second of all services together; sizes the tail samplers so that no trace is evicted before its sampling decision',
+      ),
     persistent_queue: z
       .strictObject({
         enabled: z.boolean().default(true).describe('keep unsent data on disk across outages and restarts'),
         directory: z.string().startsWith('/').default('/var/lib/otelcol/queue'),
-        queue_size: z.int().min(100).default(5000).describe('batches kept per exporter'),
+        queue_size: z
+          .int()
+          .min(100)
+          .default(5000)
+          .describe('batches of 512 items (spans, points, log records) kept per exporter'),
       })
       .prefault({}),
     debug_exporter: z.boolean().default(false).describe('also print received telemetry to the Collector log'),

@@ -10,6 +10,7 @@ import {
 import type { Model } from '../model.ts';
 import { ID_PLACEHOLDERS, orderRoutes, routeRegex } from '../routes.ts';
 import { formatGoDuration } from '../spec/duration.ts';
+import { tailDecisionWaitMs, tailSamplingTraces, tracesPerSamplingCollector } from '../sampling.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /**
@@ -172,40 +173,6 @@ function logBodyRedaction(model: Model) {
   };
 }
 
-/**
- * The OpenTelemetry SDKs' default batch span processor delay (OTEL_BSP_SCHEDULE_DELAY): a span
- * reaches the Collector up to this long after it ends.
- */
-const SDK_EXPORT_DELAY_MS = 5_000;
-
-/** Worst case of one dependency call: every attempt times out, with doubling backoff between. */
-function callBudgetMs(dependency: Model['services'][number]['dependencies'][number]): number {
-  if (dependency.timeoutMs === undefined) return 0;
-  const attempts = dependency.retry?.maxAttempts ?? 1;
-  const backoff = dependency.retry?.backoffMs ?? 0;
-  let waits = 0;
-  for (let retry = 0; retry < attempts - 1; retry++) waits += backoff * 2 ** retry;
-  return attempts * dependency.timeoutMs + waits;
-}
-
-/**
- * How long tail sampling holds a trace: the spec's decision_wait, or longer when a request that
- * exhausts its dependencies' timeouts and retries (called one after another) plus the SDK export
- * delay would outlast it; a shorter wait decides on half a trace and sends the rest apart.
- */
-export function tailDecisionWaitMs(model: Model): number {
-  const longestRequestMs = Math.max(
-    0,
-    ...model.services.map((service) =>
-      service.dependencies.reduce((sum, dependency) => sum + callBudgetMs(dependency), 0),
-    ),
-  );
-  const needed = Math.ceil((longestRequestMs + SDK_EXPORT_DELAY_MS) / 1000) * 1000;
-  return Math.max(model.signals.traces.decisionWaitMs, needed);
-}
-
-const TAIL_SAMPLING_TRACES = 50_000;
-
 /** Policies that keep a trace whatever the base rate: each such trace stands for itself alone. */
 function keepPolicies(model: Model): Record<string, unknown>[] {
   const { traces } = model.signals;
@@ -247,13 +214,13 @@ function tailSampling(model: Model, set: 'kept' | 'base-rate') {
         ];
   return {
     decision_wait: formatGoDuration(tailDecisionWaitMs(model)),
-    num_traces: TAIL_SAMPLING_TRACES,
-    expected_new_traces_per_sec: 100,
+    num_traces: tailSamplingTraces(model),
+    expected_new_traces_per_sec: tracesPerSamplingCollector(model),
     // spans arriving after their trace was decided follow that decision instead of being sampled
     // again as a fragment; the caches remember as many decisions as traces are held in memory
     decision_cache: {
-      sampled_cache_size: TAIL_SAMPLING_TRACES,
-      non_sampled_cache_size: TAIL_SAMPLING_TRACES,
+      sampled_cache_size: tailSamplingTraces(model),
+      non_sampled_cache_size: tailSamplingTraces(model),
     },
     policies,
   };

@@ -203,7 +203,7 @@ const signals = z
               .default(0.1)
               .describe('fraction of the remaining traces kept'),
             decision_wait: duration(
-              'how long the Collector waits for a trace to complete (at least; longer when a request that exhausts its dependencies\' timeouts and retries would outlast it)',
+              "how long the Collector waits for a trace to complete (at least; longer when a request that exhausts its dependencies' timeouts and retries would outlast it)",
             ).default('10s'),
           })
           .prefault({}),

@@ -71,6 +71,8 @@ export const RESILIENCE_METRICS = [
   'executor_max_workers',
   'executor_pending_tasks',
   'semaphore_available',
+  // asyncio's; Node has no counterpart, so only the Python bootstrap reports it
+  'active_async_tasks',
 ] as const;
 
 /** The Collector's own metrics on its Prometheus endpoint (no _total suffix in the pinned version). */

@@ -183,7 +183,7 @@ describe('libraries the bootstrap instruments', () => {
     expect(result.stderr).toContain('otelkit: tenacity: not installed (AttributeError');
     expect(result.stdout.trim().split('\n')).toEqual([
       'True',
-      "['aiobreaker', 'flask', 'httpx', 'pybreaker', 'requests', 'starlette']",
+      "['aiobreaker', 'asyncio event loops', 'flask', 'httpx', 'pybreaker', 'requests', 'starlette']",
     ]);
   });
 });

@@ -35,6 +35,7 @@ METRICS = {
     "pending_tasks": "executor_pending_tasks",
     "max_workers": "executor_max_workers",
     "semaphore_available": "semaphore_available",
+    "active_async_tasks": "active_async_tasks",
 }
 LOGGER = "otelkit.resilience"
 

@@ -107,6 +107,7 @@ def start() -> bool:
             ("tenacity", "tenacity", lambda m: resilience.install_tenacity(breakers, _patched)),
             ("pybreaker", "pybreaker", lambda m: resilience.install_pybreaker(breakers, _patched)),
             ("aiobreaker", "aiobreaker", lambda m: resilience.install_aiobreaker(breakers, _patched)),
+            ("asyncio.base_events", "asyncio tasks", lambda m: concurrency.install_event_loops(m, _patched)),
             ("concurrent.futures.thread", "thread pools", lambda m: concurrency.install_threads(m, _patched)),
             ("concurrent.futures.process", "process pools", lambda m: concurrency.install_processes(m, _patched)),
             ("starlette.applications", "request context", lambda m: http.install_starlette(context, _patched)),

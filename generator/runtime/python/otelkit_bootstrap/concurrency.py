@@ -102,6 +102,43 @@ def _is_interpreter_pool(executor: Any) -> bool:
     return cls is not None and isinstance(executor, cls)
 
 
+# every event loop that has run in this process (uvicorn's, asyncio.run's), for active_async_tasks
+_loops: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def install_event_loops(module: Any, patched: list[str]) -> None:
+    """Notes each loop as it starts to run, so active_async_tasks counts the tasks of all of them."""
+    cls = module.BaseEventLoop
+    if getattr(cls.run_forever, "_otelkit", False):
+        return
+    original = cls.run_forever
+
+    @functools.wraps(original)
+    def run_forever(self: Any) -> Any:
+        _loops.add(self)
+        return original(self)
+
+    run_forever._otelkit = True  # type: ignore[attr-defined]
+    cls.run_forever = run_forever
+    patched.append("asyncio event loops")
+
+
+def active_async_tasks() -> int:
+    """Tasks not yet done on the running loops. all_tasks() copes with being read from the exporter's
+    thread while the loop adds tasks (it retries a copy of its weak set)."""
+    import asyncio
+
+    total = 0
+    for loop in list(_loops):
+        if loop.is_closed() or not loop.is_running():
+            continue
+        try:
+            total += len(asyncio.all_tasks(loop))
+        except RuntimeError:
+            continue
+    return total
+
+
 def install_threads(module: Any, patched: list[str]) -> None:
     cls = module.ThreadPoolExecutor
     if getattr(cls.submit, "_otelkit", False):
@@ -519,4 +556,9 @@ def attach_metrics(names: dict[str, str]) -> None:
 
     meter.create_observable_gauge(
         names["semaphore_available"], callbacks=[observe_semaphores], description="Remaining semaphore slots."
+    )
+    meter.create_observable_gauge(
+        names["active_async_tasks"],
+        callbacks=[lambda _options: [Observation(active_async_tasks())] if _loops else []],
+        description="Currently running asyncio tasks.",
     )

@@ -87,6 +87,8 @@ export const COLLECTOR_METRICS = [
   ].flatMap((what) => ['spans', 'metric_points', 'log_records'].map((signal) => `otelcol_${what}_${signal}`)),
   'otelcol_exporter_queue_size',
   'otelcol_exporter_queue_capacity',
+  // the tail samplers' evictions by trace age (CollectorTailSamplingEvicting)
+  'otelcol_processor_tail_sampling_sampling_trace_removal_age_bucket',
   'otelcol_process_memory_rss',
   'otelcol_process_runtime_heap_alloc_bytes',
   'otelcol_process_cpu_seconds',

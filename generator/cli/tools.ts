@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { render } from '../emit/emit.ts';
 import type { LoadedSpec } from '../spec/load.ts';
 import { generateArtifacts } from '../targets/index.ts';
-import { BUILDER_MANIFEST, cacheDir, manifestKey } from '../validate/collector.ts';
+import { BUILDER_MANIFEST, cachedCollectorPath } from '../validate/collector.ts';
 import { findTool } from '../validate/tools.ts';
 import { BACKEND_TOOLS, PINNED, toolVersion, type BackendTool } from '../versions.ts';
 import { runScript } from '../tools/scripts.ts';
@@ -45,7 +45,7 @@ interface ToolState {
 }
 
 async function states(loaded: LoadedSpec, env: Io['env']): Promise<ToolState[]> {
-  const collector = path.join(cacheDir(env), 'collector', manifestKey(manifestOf(loaded)), 'otelcol-otelkit');
+  const collector = cachedCollectorPath(manifestOf(loaded), env);
   const list: ToolState[] = [
     {
       name: 'collector',

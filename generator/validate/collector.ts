@@ -25,15 +25,15 @@ export function manifestKey(manifest: string): string {
   return createHash('sha256').update(body).digest('hex');
 }
 
+/** Where build-collector.sh caches the Collector it builds from this manifest text. */
+export function cachedCollectorPath(manifest: string, env: Readonly<Record<string, string | undefined>>) {
+  return path.join(cacheDir(env), 'collector', manifestKey(manifest), 'otelcol-otelkit');
+}
+
 /** The Collector binary for this manifest: OTELKIT_OTELCOL, or one built by build-collector.sh. */
 export function findCollector(manifestPath: string, env: Readonly<Record<string, string | undefined>>) {
   if (env.OTELKIT_OTELCOL) return existsSync(env.OTELKIT_OTELCOL) ? env.OTELKIT_OTELCOL : undefined;
-  const binary = path.join(
-    cacheDir(env),
-    'collector',
-    manifestKey(readFileSync(manifestPath, 'utf8')),
-    'otelcol-otelkit',
-  );
+  const binary = cachedCollectorPath(readFileSync(manifestPath, 'utf8'), env);
   return existsSync(binary) ? binary : undefined;
 }
 

@@ -287,10 +287,10 @@ export async function startStack(
     },
     async down() {
       progress(`tearing down ${project}`);
-      await compose(['down', '-v', '--remove-orphans', '-t', '5']).catch((error: Error) =>
-        progress(`  teardown: ${error.message.split('\n')[0]}; removing its containers directly`),
-      );
-      await removeProject(project);
+      await compose(['down', '-v', '--remove-orphans', '-t', '5']).catch(async (error: Error) => {
+        progress(`  teardown: ${error.message.split('\n')[0]}; removing its containers directly`);
+        await removeProject(project);
+      });
     },
   };
   progress(

@@ -26,6 +26,7 @@ import { runScript } from '../generator/tools/scripts.ts';
 import { BUILDER_MANIFEST, cacheDir } from '../generator/validate/collector.ts';
 import { TELEMETRYGEN } from '../generator/versions.ts';
 import { freePort } from '../test/helpers.ts';
+import { collectorPorts, onLoopback, type CollectorPorts } from '../test/processes.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -91,39 +92,25 @@ async function sinks() {
   };
 }
 
-interface Ports {
-  otlpGrpc: number;
-  metrics: number;
-}
+type Ports = CollectorPorts;
 
-/** The generated config on loopback, every exporter sent to the sinks, the queue in `queueDir`. */
+/** The generated config on loopback (the tests' onLoopback), every exporter sent to the sinks. */
 function generatedOnSinks(
   config: Json,
   ports: Ports,
   sink: Awaited<ReturnType<typeof sinks>>,
   queueDir: string,
 ) {
-  const copy = structuredClone(config);
-  copy.receivers.otlp.protocols.grpc.endpoint = `127.0.0.1:${ports.otlpGrpc}`;
-  delete copy.receivers.otlp.protocols.http;
-  delete copy.extensions.health_check;
-  copy.service.extensions = (copy.service.extensions as string[]).filter((e) => e !== 'health_check');
-  const storage = copy.extensions['file_storage/queue'];
-  if (storage) {
-    storage.directory = queueDir;
-    storage.compaction.directory = queueDir;
+  const exporters: Record<string, (exporter: Json) => void> = {};
+  for (const [id, exporter] of Object.entries(config.exporters as Record<string, Json>)) {
+    exporters[id] = (copy) => {
+      if (id.startsWith('otlp_grpc/')) copy.endpoint = sink.grpc;
+      if (exporter.metrics_endpoint) copy.metrics_endpoint = `${sink.http}/v1/metrics`;
+      if (exporter.logs_endpoint) copy.logs_endpoint = `${sink.http}/v1/logs`;
+      if (exporter.traces_endpoint) copy.traces_endpoint = `${sink.http}/v1/traces`;
+    };
   }
-  copy.service.telemetry.metrics.readers[0].pull.exporter.prometheus = {
-    host: '127.0.0.1',
-    port: ports.metrics,
-  };
-  for (const [id, exporter] of Object.entries(copy.exporters as Record<string, Json>)) {
-    if (id.startsWith('otlp_grpc/')) exporter.endpoint = sink.grpc;
-    if (exporter.metrics_endpoint) exporter.metrics_endpoint = `${sink.http}/v1/metrics`;
-    if (exporter.logs_endpoint) exporter.logs_endpoint = `${sink.http}/v1/logs`;
-    if (exporter.traces_endpoint) exporter.traces_endpoint = `${sink.http}/v1/traces`;
-  }
-  return copy;
+  return onLoopback(config, { ports, queueDir, exporters });
 }
 
 /** The baseline: the same receiver and exporter, nothing between them. */
@@ -279,7 +266,7 @@ async function step(
 
 async function measure(label: string, binary: string, config: (ports: Ports) => unknown, generator: string) {
   const dir = await mkdtemp(path.join(os.tmpdir(), `otelkit-bench-${label}-`));
-  const ports = { otlpGrpc: await freePort(), metrics: await freePort() };
+  const ports = await collectorPorts();
   const collector = await startPinned(binary, config(ports), dir);
   const results: StepResult[] = [];
   try {

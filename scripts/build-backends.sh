@@ -22,16 +22,10 @@
 #   GOMODCACHE / GOCACHE / GOPROXY are honoured as usual.
 set -euo pipefail
 
-# Pinned versions and modules: generator/versions.ts (BACKEND_BUILDS) is their one home, printed
-# for the shell by scripts/versions.ts. Node >= 22.6 runs it (the repository pins Node 24).
+# Pinned versions: generator/versions.ts, read through pinned-versions.sh
 here=$(cd "$(dirname "$0")" && pwd)
-node_bin=${OTELKIT_NODE:-$here/../node_modules/node/bin/node}
-[[ -x $node_bin ]] || node_bin=node
-# otelkit tools install passes them in OTELKIT_VERSIONS (Node does not run TypeScript inside node_modules)
-versions=${OTELKIT_VERSIONS:-}
-[[ -n $versions ]] || versions=$("$node_bin" "$here/versions.ts") ||
-  { printf '[build-backends] error: cannot read the pinned versions (run npm ci first, or set OTELKIT_NODE to a Node >= 22.6)\n' >&2; exit 1; }
-eval "$versions"
+# shellcheck source=pinned-versions.sh
+source "$here/pinned-versions.sh"
 readonly ALL_TOOLS=(promtool amtool prometheus alertmanager loki tempo)
 
 log() { printf '[build-backends] %s\n' "$*" >&2; }

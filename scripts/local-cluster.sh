@@ -40,15 +40,9 @@
 #   OTELKIT_FORCE_BUILD=1 rebuild even if a cached binary exists
 set -euo pipefail
 
-# Pinned versions: generator/versions.ts (LOCAL_CLUSTER) is their one home, printed for the shell by
-# scripts/versions.ts (Node >= 22.6; the repository pins Node 24).
-here_versions=$(cd "$(dirname "$0")" && pwd)
-node_bin=${OTELKIT_NODE:-$here_versions/../node_modules/node/bin/node}
-[[ -x $node_bin ]] || node_bin=node
-versions=${OTELKIT_VERSIONS:-}
-[[ -n $versions ]] || versions=$("$node_bin" "$here_versions/versions.ts") ||
-  { printf '[local-cluster] error: cannot read the pinned versions (run npm ci first, or set OTELKIT_NODE to a Node >= 22.6)\n' >&2; exit 1; }
-eval "$versions"
+# Pinned versions: generator/versions.ts, read through pinned-versions.sh
+# shellcheck source=pinned-versions.sh
+source "$(cd "$(dirname "$0")" && pwd)/pinned-versions.sh"
 readonly KUBERNETES_VERSION KUBERNETES_STAGING_VERSION ETCD_VERSION CONTROLLER_GEN_VERSION \
   PROMETHEUS_OPERATOR_VERSION PROMETHEUS_OPERATOR_RUN_VERSION OTEL_OPERATOR_VERSION COREDNS_VERSION
 readonly PROMETHEUS_OPERATOR_MODULE="github.com/prometheus-operator/prometheus-operator"

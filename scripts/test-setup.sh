@@ -35,11 +35,31 @@ if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker-compose >/dev/nul
   apt_install docker.io docker-compose busybox-static ca-certificates \
     postgresql redis-server mariadb-server containerd runc containernetworking-plugins iptables
 fi
+# Network safety: no packet to a container address may leave the machine. Every address the engine
+# hands out (its bridge and the compose networks' pool) lies in 172.16.0.0/12, which is blackholed
+# before the engine starts; each bridge's own, more specific route then wins for its addresses and
+# any other address in the range is dropped here instead of taking the default route.
+DOCKER_BLACKHOLE=172.16.0.0/12
+DOCKER_BRIDGE_IP=172.17.0.1/16
+DOCKER_POOL=172.18.0.0/16
+docker_network_safe() {
+  [[ $(ip route get 172.31.255.1 2>&1) == *"Invalid argument"* ]] || {
+    echo "test-setup: network safety: $DOCKER_BLACKHOLE is not blackholed ($(ip route get 172.31.255.1 2>&1 | head -1))" >&2
+    return 1
+  }
+  [[ $(ip route get "${DOCKER_BRIDGE_IP%.*}.9" 2>&1) == *" dev docker0 "* ]] || {
+    echo "test-setup: network safety: the engine's bridge is not on ${DOCKER_BRIDGE_IP} ($(ip route get "${DOCKER_BRIDGE_IP%.*}.9" 2>&1 | head -1)); start dockerd with --bip=$DOCKER_BRIDGE_IP --default-address-pool base=$DOCKER_POOL,size=24" >&2
+    return 1
+  }
+}
 if ! docker info >/dev/null 2>&1; then
-  (dockerd >/tmp/otelkit-dockerd.log 2>&1 &)
+  [[ $(id -u) -eq 0 ]] || { echo "test-setup: a Docker engine is required (as root: dockerd --bip=$DOCKER_BRIDGE_IP --default-address-pool base=$DOCKER_POOL,size=24)" >&2; exit 1; }
+  ip route replace blackhole "$DOCKER_BLACKHOLE"
+  (dockerd --bip="$DOCKER_BRIDGE_IP" --default-address-pool "base=$DOCKER_POOL,size=24" >/tmp/otelkit-dockerd.log 2>&1 &)
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { echo "test-setup: dockerd did not start" >&2; tail -20 /tmp/otelkit-dockerd.log >&2; exit 1; }
 fi
+docker_network_safe || exit 1
 # A run killed part-way (a timeout, the machine stopping) can leave a verify stack of this project's
 # tests running under its restart policy, holding the ports the next stack test needs.
 leftovers=$(docker ps -aq --filter name=otelkit-verify-)

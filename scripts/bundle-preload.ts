@@ -66,7 +66,7 @@ const OUT = path.join(REPO, 'dist', 'preload');
 
 await rm(OUT, { recursive: true, force: true });
 await build({
-  entryPoints: { index: path.join(REPO, 'generator', 'runtime', 'preload', 'index.ts') },
+  entryPoints: { index: path.join(REPO, 'runtime', 'node', 'index.ts') },
   outdir: OUT,
   outExtension: { '.js': '.mjs' },
   bundle: true,
@@ -87,7 +87,7 @@ await build({
   },
   logLevel: 'warning',
   // every module's setTimeout unreferences its timer (see the file): telemetry never holds the app
-  inject: [path.join(REPO, 'generator', 'runtime', 'preload', 'timers.ts')],
+  inject: [path.join(REPO, 'runtime', 'node', 'timers.ts')],
   plugins: [builtinsThroughRequire],
 });
 await writeFile(path.join(OUT, 'package.json'), '{ "type": "module" }\n');

@@ -1,7 +1,7 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
-import { RESILIENCE_EVENTS } from '../standard.ts';
-import { loadInstrumentationApi } from './instrumentation-api.ts';
-import type { LogSink } from './logs.ts';
+import { RESILIENCE_EVENTS } from '../../standard.ts';
+import { loadInstrumentationApi } from './api.ts';
+import type { LogSink } from '../logs/sink.ts';
 
 /**
  * Resilience events (circuit breakers, retries, timeouts, bulkheads) and worker pools as the
@@ -9,7 +9,7 @@ import type { LogSink } from './logs.ts';
  * (generator/check/standard.ts, the table `otelkit check logs` holds lines to). opossum breakers are
  * observed with no code change; other resilience code reports through the small API exported by
  * `otelkit/preload` (recordRetry, recordTimeout, recordExecutor, ...). The dashboards and alerts
- * read exactly these metric names (generator/conventions.ts RESILIENCE_METRICS; a test keeps them
+ * read exactly these metric names (generator/model/conventions.ts RESILIENCE_METRICS; a test keeps them
  * in step).
  */
 

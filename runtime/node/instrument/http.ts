@@ -15,20 +15,20 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
-import { HEALTH_ROUTES } from '../standard.ts';
-import { ADMIN_SERVER } from './admin.ts';
-import { DeferredServerSpan, type LeanTracer } from './tracer.ts';
+import { HEALTH_ROUTES } from '../../standard.ts';
+import { ADMIN_SERVER } from '../admin/admin.ts';
+import { DeferredServerSpan, type LeanTracer } from '../trace/tracer.ts';
 import {
   REQUEST_STATE,
   RequestContext,
   THROWN_IN,
   type EnterableContextManager,
   type RequestState,
-} from './context.ts';
-import { DEBUG_SECRET_ENV, DEBUG_TOKEN_HEADER, verifyDebugToken } from './debug-token.ts';
-import type { DurationHistogram } from './histogram.ts';
+} from '../trace/context.ts';
+import { DEBUG_SECRET_ENV, DEBUG_TOKEN_HEADER, verifyDebugToken } from '../../debug-token.ts';
+import type { DurationHistogram } from '../metrics/histogram.ts';
 import { createPathNormaliser, createRouteLabeller } from './routes.ts';
-import { OVERFLOW_ROUTE, REQUEST_ID_ATTRIBUTE, UNKNOWN_FRONTEND, type PreloadSettings } from './settings.ts';
+import { OVERFLOW_ROUTE, REQUEST_ID_ATTRIBUTE, UNKNOWN_FRONTEND, type PreloadSettings } from '../settings.ts';
 
 /**
  * HTTP server and client spans from Node's diagnostics channels instead of monkey-patching

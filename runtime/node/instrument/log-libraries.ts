@@ -1,5 +1,5 @@
-import { isEsmNamespace, loadInstrumentationApi } from './instrumentation-api.ts';
-import { callsite, printTo, toStderr, type CallerOf, type Level, type LogSink } from './logs.ts';
+import { isEsmNamespace, loadInstrumentationApi } from './api.ts';
+import { callsite, printTo, toStderr, type CallerOf, type Level, type LogSink } from '../logs/sink.ts';
 
 /**
  * pino and winston output becomes the same JSON lines as console output, and each record is

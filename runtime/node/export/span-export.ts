@@ -4,8 +4,8 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Span } from '@opentelemetry/sdk-trace';
 import type { OtlpOptions } from './exporters.ts';
-import { ProtoBuffer, encodeRequest, encodeServerSpan, encodeSpan, type Scope } from './otlp-encoder.ts';
-import type { DeferredServerSpan, ServerResponseFacts, ServerSpanProcessor } from './tracer.ts';
+import { ProtoBuffer, encodeRequest, encodeServerSpan, encodeSpan, type Scope } from '../otlp/spans.ts';
+import type { DeferredServerSpan, ServerResponseFacts, ServerSpanProcessor } from '../trace/tracer.ts';
 
 /**
  * A batching span processor that encodes each span to OTLP protobuf the moment it ends and keeps

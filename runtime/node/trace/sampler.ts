@@ -6,7 +6,7 @@ import {
   TraceIdRatioBasedSampler,
   type Sampler,
 } from '@opentelemetry/sdk-trace';
-import { DEBUG_ATTRIBUTE, type PreloadSettings } from './settings.ts';
+import { DEBUG_ATTRIBUTE, type PreloadSettings } from '../settings.ts';
 
 /**
  * OTEL_TRACES_SAMPLER overrides the generated sampler. Whatever is chosen, a request carrying a

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { SpanStatusCode, context, trace, type Counter } from '@opentelemetry/api';
-import { THROWN_IN } from './context.ts';
-import { printTo, thrownAt, type LogSink } from './logs.ts';
+import { THROWN_IN } from '../trace/context.ts';
+import { printTo, thrownAt, type LogSink } from './sink.ts';
 
 /**
  * Uncaught exceptions and unhandled rejections: logged at error with the stack and the request's

@@ -1,8 +1,8 @@
 import { format, inspect } from 'node:util';
 import { SeverityNumber, context, trace, type Context } from '@opentelemetry/api';
 import type { Logger } from '@opentelemetry/api';
-import { REQUEST_STATE, type RequestState } from './context.ts';
-import type { Redactor } from './redact.ts';
+import { REQUEST_STATE, type RequestState } from '../trace/context.ts';
+import type { Redactor } from '../redact/redact.ts';
 import {
   CODE_FUNCTION_ATTRIBUTE,
   CODE_LINE_ATTRIBUTE,
@@ -11,7 +11,7 @@ import {
   REQUEST_ID_ATTRIBUTE,
   UNKNOWN_FRONTEND,
   type PreloadSettings,
-} from './settings.ts';
+} from '../settings.ts';
 
 /**
  * Console output becomes one JSON line per call with the brief's fields, and the same record is

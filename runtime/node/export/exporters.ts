@@ -6,13 +6,13 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { ReadableLogRecord, LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { redactAttributes, type Redactor } from './redact.ts';
+import { redactAttributes, type Redactor } from '../redact/redact.ts';
 import {
   DEBUG_ATTRIBUTE,
   FRONTEND_ATTRIBUTE,
   REQUEST_ID_ATTRIBUTE,
   type PreloadSettings,
-} from './settings.ts';
+} from '../settings.ts';
 
 /**
  * OTLP exporters, loaded on first export rather than at start-up (they are the heaviest modules and

@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import type { AdminSettings } from './settings.ts';
-import type { BreakerState } from './resilience.ts';
+import type { AdminSettings } from '../settings.ts';
+import type { BreakerState } from '../instrument/resilience.ts';
 
 /**
  * The admin endpoint: liveness, readiness, detailed health and optional Prometheus metrics on a

@@ -3,7 +3,7 @@ import { createRequire, findPackageJSON, register } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { logLibraryInstrumentations } from './log-libraries.ts';
-import type { LogSink } from './logs.ts';
+import type { LogSink } from '../logs/sink.ts';
 
 /**
  * Library instrumentations (databases, caches, Koa) for the packages the app actually has, and

@@ -17,20 +17,20 @@ import net from 'node:net';
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ADMIN_SERVER, startAdmin, type Admin } from './admin.ts';
-import { EnterableContextManager } from './context.ts';
-import { captureExceptions } from './exceptions.ts';
-import { CONCURRENCY_LIMIT, logExporter, metricExporter, otlpOptions, spanRedaction } from './exporters.ts';
-import { DurationHistogram } from './histogram.ts';
-import { instrumentHttp, refuseRequests } from './http.ts';
-import { instrumentLibraries } from './libraries.ts';
-import { captureConsole, createLogSink } from './logs.ts';
-import { createRedactor } from './redact.ts';
-import { createRouteLabeller } from './routes.ts';
-import { createSampler } from './sampler.ts';
+import { ADMIN_SERVER, startAdmin, type Admin } from './admin/admin.ts';
+import { EnterableContextManager } from './trace/context.ts';
+import { captureExceptions } from './logs/exceptions.ts';
+import { CONCURRENCY_LIMIT, logExporter, metricExporter, otlpOptions, spanRedaction } from './export/exporters.ts';
+import { DurationHistogram } from './metrics/histogram.ts';
+import { instrumentHttp, refuseRequests } from './instrument/http.ts';
+import { instrumentLibraries } from './instrument/libraries.ts';
+import { captureConsole, createLogSink } from './logs/sink.ts';
+import { createRedactor } from './redact/redact.ts';
+import { createRouteLabeller } from './instrument/routes.ts';
+import { createSampler } from './trace/sampler.ts';
 import { DEFAULT_SETTINGS, type PreloadSettings } from './settings.ts';
-import { EagerSpanProcessor, loadSpanTransport } from './span-export.ts';
-import { LeanTracerProvider } from './tracer.ts';
+import { EagerSpanProcessor, loadSpanTransport } from './export/span-export.ts';
+import { LeanTracerProvider } from './trace/tracer.ts';
 import {
   createResilience,
   opossumInstrumentation,
@@ -39,13 +39,13 @@ import {
   type Resilience,
   type ResilienceDetails,
   type RetryOutcome,
-} from './resilience.ts';
+} from './instrument/resilience.ts';
 
-export { mintDebugToken, verifyDebugToken, MAX_DEBUG_TOKEN_TTL_MS, DEBUG_SECRET_ENV } from './debug-token.ts';
-export { createPathNormaliser } from './routes.ts';
-export { createRedactor, re2ToRegExp, REDACTED } from './redact.ts';
+export { mintDebugToken, verifyDebugToken, MAX_DEBUG_TOKEN_TTL_MS, DEBUG_SECRET_ENV } from '../debug-token.ts';
+export { createPathNormaliser } from './instrument/routes.ts';
+export { createRedactor, re2ToRegExp, REDACTED } from './redact/redact.ts';
 export type { PreloadSettings, AdminSettings } from './settings.ts';
-export type { BreakerState, ExecutorFigures, ResilienceDetails, RetryOutcome } from './resilience.ts';
+export type { BreakerState, ExecutorFigures, ResilienceDetails, RetryOutcome } from './instrument/resilience.ts';
 
 let resilience: Resilience | undefined;
 

@@ -6,8 +6,8 @@ import {
   type SpanContext,
 } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE } from './settings.ts';
-import { GeneratedSpanContext } from './tracer.ts';
+import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE } from '../settings.ts';
+import { GeneratedSpanContext } from '../trace/tracer.ts';
 
 /**
  * OTLP protobuf encoding of spans, one span at a time as it ends, into a growing off-heap buffer.

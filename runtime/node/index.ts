@@ -20,10 +20,16 @@ import path from 'node:path';
 import { ADMIN_SERVER, startAdmin, type Admin } from './admin/admin.ts';
 import { EnterableContextManager } from './trace/context.ts';
 import { captureExceptions } from './logs/exceptions.ts';
-import { CONCURRENCY_LIMIT, logExporter, metricExporter, otlpOptions, spanRedaction } from './export/exporters.ts';
+import {
+  CONCURRENCY_LIMIT,
+  logExporter,
+  metricExporter,
+  otlpOptions,
+  spanRedaction,
+} from './export/exporters.ts';
 import { DurationHistogram } from './metrics/histogram.ts';
-import { instrumentHttp, refuseRequests } from './instrument/http.ts';
-import { instrumentLibraries } from './instrument/libraries.ts';
+import { refuseRequests } from './instrument/http.ts';
+import { enableInstrumentations } from './instrument/registry.ts';
 import { captureConsole, createLogSink } from './logs/sink.ts';
 import { createRedactor } from './redact/redact.ts';
 import { createRouteLabeller } from './instrument/routes.ts';
@@ -33,7 +39,6 @@ import { EagerSpanProcessor, loadSpanTransport } from './export/span-export.ts';
 import { LeanTracerProvider } from './trace/tracer.ts';
 import {
   createResilience,
-  opossumInstrumentation,
   type BreakerState,
   type ExecutorFigures,
   type Resilience,
@@ -41,11 +46,21 @@ import {
   type RetryOutcome,
 } from './instrument/resilience.ts';
 
-export { mintDebugToken, verifyDebugToken, MAX_DEBUG_TOKEN_TTL_MS, DEBUG_SECRET_ENV } from '../debug-token.ts';
+export {
+  mintDebugToken,
+  verifyDebugToken,
+  MAX_DEBUG_TOKEN_TTL_MS,
+  DEBUG_SECRET_ENV,
+} from '../debug-token.ts';
 export { createPathNormaliser } from './instrument/routes.ts';
 export { createRedactor, re2ToRegExp, REDACTED } from './redact/redact.ts';
 export type { PreloadSettings, AdminSettings } from './settings.ts';
-export type { BreakerState, ExecutorFigures, ResilienceDetails, RetryOutcome } from './instrument/resilience.ts';
+export type {
+  BreakerState,
+  ExecutorFigures,
+  ResilienceDetails,
+  RetryOutcome,
+} from './instrument/resilience.ts';
 
 let resilience: Resilience | undefined;
 
@@ -212,24 +227,28 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
   captureConsole(sink, redactor);
 
   const meter = meterProvider.getMeter(SCOPE);
-  instrumentHttp({
-    tracer: tracerProvider.getTracer(SCOPE),
-    duration,
-    debugRejected: meter.createCounter('otelkit.debug_token.rejected', {
-      description: 'X-Debug-Token headers that were invalid or expired and were ignored.',
-    }),
-    contextManager,
-    settings,
-    env,
-    audit,
-    redactText: redactor.text,
-    exportUrls: [traceOptions.url, metricOptions.url, logOptions.url],
+  const debugRejected = meter.createCounter('otelkit.debug_token.rejected', {
+    description: 'X-Debug-Token headers that were invalid or expired and were ignored.',
   });
   resilience = createResilience(meter, sink);
   const appResilience = resilience;
-  instrumentLibraries(settings.module === 'esm', warn, sink, [
-    { module: 'opossum', create: () => opossumInstrumentation(appResilience) },
-  ]);
+  enableInstrumentations(
+    {
+      settings,
+      env,
+      warn,
+      tracer: tracerProvider.getTracer(SCOPE),
+      duration,
+      debugRejected,
+      contextManager,
+      sink,
+      audit,
+      redactText: redactor.text,
+      exportUrls: [traceOptions.url, metricOptions.url, logOptions.url],
+      resilience: appResilience,
+    },
+    settings.module === 'esm',
+  );
 
   let admin: Admin | undefined;
   if (settings.admin) {

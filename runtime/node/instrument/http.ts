@@ -9,26 +9,18 @@ import {
   context,
   propagation,
   trace,
-  type Attributes,
-  type Counter,
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { HEALTH_ROUTES } from '../../standard.ts';
 import { ADMIN_SERVER } from '../admin/admin.ts';
-import { DeferredServerSpan, type LeanTracer } from '../trace/tracer.ts';
-import {
-  REQUEST_STATE,
-  RequestContext,
-  THROWN_IN,
-  type EnterableContextManager,
-  type RequestState,
-} from '../trace/context.ts';
+import { DeferredServerSpan } from '../trace/tracer.ts';
+import { REQUEST_STATE, RequestContext, THROWN_IN, type RequestState } from '../trace/context.ts';
 import { DEBUG_SECRET_ENV, DEBUG_TOKEN_HEADER, verifyDebugToken } from '../../debug-token.ts';
-import type { DurationHistogram } from '../metrics/histogram.ts';
+import type { Instrumentation, InstrumentationContext } from './registry.ts';
 import { createPathNormaliser, createRouteLabeller } from './routes.ts';
-import { OVERFLOW_ROUTE, REQUEST_ID_ATTRIBUTE, UNKNOWN_FRONTEND, type PreloadSettings } from '../settings.ts';
+import { OVERFLOW_ROUTE, REQUEST_ID_ATTRIBUTE, UNKNOWN_FRONTEND } from '../settings.ts';
 
 /**
  * HTTP server and client spans from Node's diagnostics channels instead of monkey-patching
@@ -77,20 +69,6 @@ function newRequestId(): string {
 const STATE = Symbol('otelkit.request');
 type WithState = ServerResponse & { [STATE]?: RequestState };
 
-export interface HttpInstrumentation {
-  tracer: LeanTracer;
-  duration: DurationHistogram;
-  debugRejected: Counter;
-  contextManager: EnterableContextManager;
-  settings: PreloadSettings;
-  env: Readonly<Record<string, string | undefined>>;
-  audit(message: string, attributes: Attributes): void;
-  /** Raw paths can carry personal data (`/users/bob@example.com`); routes become metric labels. */
-  redactText(text: string): string;
-  /** The OTLP endpoints the preload exports to. */
-  exportUrls: string[];
-}
-
 const ROUTE = Symbol('otelkit.route');
 type ExpressRequest = IncomingMessage & { baseUrl?: string; res?: WithState; [ROUTE]?: unknown };
 
@@ -131,7 +109,7 @@ export function refuseRequests() {
   refusing = true;
 }
 
-export function instrumentHttp(options: HttpInstrumentation) {
+function instrumentHttp(options: InstrumentationContext) {
   const { tracer, duration, debugRejected, contextManager, settings, env } = options;
   const frontends = new Set(settings.frontends);
   const normalise = createPathNormaliser(settings.routes);
@@ -345,6 +323,14 @@ export function instrumentHttp(options: HttpInstrumentation) {
   instrumentHttpClient(tracer, new Set(exportPaths));
   instrumentFetch(tracer);
 }
+
+/** HTTP servers and clients, fetch, Express and Fastify routes: Node's channels, no module hook. */
+export const httpInstrumentation: Instrumentation = {
+  name: 'otelkit-http',
+  kind: 'channel',
+  modules: [],
+  enable: (context) => instrumentHttp(context),
+};
 
 /**
  * After each response Node re-arms the connection's keep-alive timer from inside the request's

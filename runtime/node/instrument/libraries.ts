@@ -1,13 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { createRequire, findPackageJSON, register } from 'node:module';
+import { createRequire, findPackageJSON } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { logLibraryInstrumentations } from './log-libraries.ts';
-import type { LogSink } from '../logs/sink.ts';
+import type { Instrumentation } from './registry.ts';
 
 /**
- * Library instrumentations (databases, caches, Koa) for the packages the app actually has, and
- * nothing else: each one costs start-up time and memory even when its package never loads. HTTP,
+ * The OpenTelemetry instrumentations of databases, caches and Koa, one registry entry each. HTTP,
  * fetch, Express and Fastify need none of these; they are covered from diagnostics channels.
  */
 interface Library {
@@ -16,6 +14,7 @@ interface Library {
   className: string;
   /** Major versions the instrumentation patches: from the first, up to but not including the second. */
   majors: [number, number];
+  config?: object;
 }
 
 const LIBRARIES: Library[] = [
@@ -55,8 +54,24 @@ const LIBRARIES: Library[] = [
     instrumentation: '@opentelemetry/instrumentation-koa',
     className: 'KoaInstrumentation',
     majors: [2, 4],
+    config: { ignoreLayersType: ['middleware'] },
   },
 ];
+
+export const LIBRARY_INSTRUMENTATIONS: readonly Instrumentation[] = LIBRARIES.map((library) => ({
+  name: library.instrumentation,
+  kind: 'library',
+  modules: [library.module],
+  majors: library.majors,
+  enable: () => {
+    // resolved from otelkit's dependencies, outside the bundle
+    const module = createRequire(import.meta.url)(library.instrumentation) as Record<
+      string,
+      new (config: object) => unknown
+    >;
+    return [new module[library.className]!(library.config ?? {})];
+  },
+}));
 
 /**
  * The installed version of a package the app resolves. Node finds the manifest even where an
@@ -77,93 +92,26 @@ function installedVersion(appRoot: string, module: string): string | undefined {
  * The app's libraries whose installed version their instrumentation does not patch, as warnings:
  * without one, such a library is silently untraced.
  */
-export function uncoveredLibraries(appRoot: string, modules: readonly string[]): string[] {
+export function uncoveredLibraries(
+  appRoot: string,
+  modules: readonly string[],
+  instrumentations: readonly Instrumentation[] = LIBRARY_INSTRUMENTATIONS,
+): string[] {
   const warnings: string[] = [];
-  for (const library of LIBRARIES) {
-    if (!modules.includes(library.module)) continue;
-    const version = installedVersion(appRoot, library.module);
-    if (version === undefined) continue;
-    const major = Number.parseInt(version, 10);
-    const [from, to] = library.majors;
-    if (Number.isInteger(major) && (major < from || major >= to)) {
-      warnings.push(
-        `${library.module} ${version} is not traced: ${library.instrumentation} covers ` +
-          `${library.module} ${from}.x to ${to - 1}.x`,
-      );
+  for (const instrumentation of instrumentations) {
+    if (!instrumentation.majors) continue;
+    for (const module of instrumentation.modules) {
+      if (!modules.includes(module)) continue;
+      const version = installedVersion(appRoot, module);
+      if (version === undefined) continue;
+      const major = Number.parseInt(version, 10);
+      const [from, to] = instrumentation.majors;
+      if (Number.isInteger(major) && (major < from || major >= to)) {
+        warnings.push(
+          `${module} ${version} is not traced: ${instrumentation.name} covers ${module} ${from}.x to ${to - 1}.x`,
+        );
+      }
     }
   }
   return warnings;
-}
-
-function appHas(appRequire: NodeJS.Require, name: string) {
-  try {
-    appRequire.resolve(name);
-    return true;
-  } catch (error) {
-    // a package that exists but exports no CommonJS entry is still present
-    return (error as { code?: string }).code !== 'MODULE_NOT_FOUND';
-  }
-}
-
-const LOG_LIBRARIES = ['pino', 'winston'];
-
-/** Instrumentations the preload provides itself, loaded like the others only when the app has the package. */
-export interface OwnInstrumentation {
-  module: string;
-  create(): unknown;
-}
-
-export function instrumentLibraries(
-  esm: boolean,
-  warn: (message: string) => void,
-  sink: LogSink,
-  own: OwnInstrumentation[] = [],
-) {
-  const appRequire = createRequire(path.join(process.cwd(), 'package.json'));
-  const present = LIBRARIES.filter((library) => appHas(appRequire, library.module));
-  uncoveredLibraries(
-    process.cwd(),
-    present.map((library) => library.module),
-  ).forEach(warn);
-  const logLibraries = LOG_LIBRARIES.filter((name) => appHas(appRequire, name));
-  const ownPresent = own.filter((library) => appHas(appRequire, library.module));
-  if (present.length === 0 && logLibraries.length === 0 && ownPresent.length === 0) return [];
-  const ownRequire = createRequire(import.meta.url);
-  const instrumentations: unknown[] = [];
-  if (logLibraries.length > 0) {
-    try {
-      instrumentations.push(...logLibraryInstrumentations(logLibraries, sink));
-    } catch (error) {
-      warn(`pino/winston output not captured: ${(error as Error).message}`);
-    }
-  }
-  for (const library of ownPresent) {
-    try {
-      instrumentations.push(library.create());
-    } catch (error) {
-      warn(`instrumentation for ${library.module} not loaded: ${(error as Error).message}`);
-    }
-  }
-  for (const library of present) {
-    try {
-      const module = ownRequire(library.instrumentation) as Record<string, new (config: object) => unknown>;
-      const config = library.module === 'koa' ? { ignoreLayersType: ['middleware'] } : {};
-      instrumentations.push(new module[library.className]!(config));
-    } catch (error) {
-      warn(`instrumentation for ${library.module} not loaded: ${(error as Error).message}`);
-    }
-  }
-  if (esm) {
-    // ESM imports are patched only through a loader hook registered before the app loads
-    register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
-  }
-  const { registerInstrumentations } = ownRequire('@opentelemetry/instrumentation') as {
-    registerInstrumentations(options: { instrumentations: unknown[] }): void;
-  };
-  registerInstrumentations({ instrumentations });
-  return [
-    ...present.map((library) => library.module),
-    ...logLibraries,
-    ...ownPresent.map((library) => library.module),
-  ];
 }

@@ -1,5 +1,6 @@
 import { isEsmNamespace, loadInstrumentationApi } from './api.ts';
 import { callsite, printTo, toStderr, type CallerOf, type Level, type LogSink } from '../logs/sink.ts';
+import type { Instrumentation } from './registry.ts';
 
 /**
  * pino and winston output becomes the same JSON lines as console output, and each record is
@@ -216,7 +217,7 @@ function mostVerbosePrinted(logger: Record<string, unknown>, levels: Record<stri
 }
 
 /** Instrumentations (CommonJS require and, with the loader hook, ESM import) for pino and winston. */
-export function logLibraryInstrumentations(present: readonly string[], sink: LogSink): unknown[] {
+function logLibraryInstrumentations(present: readonly string[], sink: LogSink): unknown[] {
   const { InstrumentationBase, InstrumentationNodeModuleDefinition } = loadInstrumentationApi();
   class LogLibraries extends InstrumentationBase {
     constructor() {
@@ -253,3 +254,11 @@ export function logLibraryInstrumentations(present: readonly string[], sink: Log
   }
   return [new LogLibraries()];
 }
+
+export const logLibraryInstrumentation: Instrumentation = {
+  name: 'otelkit-log-libraries',
+  kind: 'log-library',
+  modules: ['pino', 'winston'],
+  lost: 'pino/winston output not captured',
+  enable: ({ sink }, present) => logLibraryInstrumentations(present, sink),
+};

@@ -2,6 +2,7 @@ import type { Attributes, Meter } from '@opentelemetry/api';
 import { RESILIENCE_EVENTS } from '../../standard.ts';
 import { loadInstrumentationApi } from './api.ts';
 import type { LogSink } from '../logs/sink.ts';
+import type { Instrumentation } from './registry.ts';
 
 /**
  * Resilience events (circuit breakers, retries, timeouts, bulkheads) and worker pools as the
@@ -253,7 +254,7 @@ function patchOpossum(CircuitBreaker: { prototype: Breaker }, resilience: Resili
 }
 
 /** An instrumentation (CommonJS require and, with the loader hook, ESM import) for opossum. */
-export function opossumInstrumentation(resilience: Resilience): unknown {
+function opossum(resilience: Resilience): unknown {
   const { InstrumentationBase, InstrumentationNodeModuleDefinition } = loadInstrumentationApi();
   class Opossum extends InstrumentationBase {
     constructor() {
@@ -273,3 +274,11 @@ export function opossumInstrumentation(resilience: Resilience): unknown {
   }
   return new Opossum();
 }
+
+/** opossum breakers report their states and rejections with no code change. */
+export const opossumInstrumentation: Instrumentation = {
+  name: 'otelkit-opossum',
+  kind: 'own',
+  modules: ['opossum'],
+  enable: ({ resilience }) => [opossum(resilience)],
+};

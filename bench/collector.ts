@@ -24,7 +24,7 @@ import { loadSpec } from '../generator/spec/load.ts';
 import { generateArtifacts } from '../generator/targets/index.ts';
 import { runScript } from '../generator/tools/scripts.ts';
 import { BUILDER_MANIFEST, cacheDir } from '../generator/validate/collector.ts';
-import { TELEMETRYGEN } from '../generator/versions.ts';
+import { TELEMETRYGEN } from '../generator/model/versions.ts';
 import { freePort } from '../test/helpers.ts';
 import { collectorPorts, onLoopback, type CollectorPorts } from '../test/processes.ts';
 

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS, type Model } from '../generator/model.ts';
+import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS, type Model } from '../generator/model/model.ts';
 import { preloadTarget } from '../generator/targets/preload.ts';
 import { freePort } from '../test/helpers.ts';
 

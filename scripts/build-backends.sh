@@ -22,7 +22,7 @@
 #   GOMODCACHE / GOCACHE / GOPROXY are honoured as usual.
 set -euo pipefail
 
-# Pinned versions: generator/versions.ts, read through pinned-versions.sh
+# Pinned versions: generator/model/versions.ts, read through pinned-versions.sh
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=pinned-versions.sh
 source "$here/pinned-versions.sh"

@@ -40,7 +40,7 @@
 #   OTELKIT_FORCE_BUILD=1 rebuild even if a cached binary exists
 set -euo pipefail
 
-# Pinned versions: generator/versions.ts, read through pinned-versions.sh
+# Pinned versions: generator/model/versions.ts, read through pinned-versions.sh
 # shellcheck source=pinned-versions.sh
 source "$(cd "$(dirname "$0")" && pwd)/pinned-versions.sh"
 readonly KUBERNETES_VERSION KUBERNETES_STAGING_VERSION ETCD_VERSION CONTROLLER_GEN_VERSION \

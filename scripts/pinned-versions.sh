@@ -1,4 +1,4 @@
-# Sourced by the build scripts: the pinned versions, whose one home is generator/versions.ts,
+# Sourced by the build scripts: the pinned versions, whose one home is generator/model/versions.ts,
 # as shell variables. `otelkit tools install` passes them in OTELKIT_VERSIONS (Node does not run
 # TypeScript inside node_modules); in a checkout scripts/versions.ts prints them, run by Node >= 22.6
 # (the repository pins Node 24; OTELKIT_NODE names another).

@@ -4,6 +4,6 @@
  * `NAME=value` line per fact, shell-quoted. (`otelkit tools install` passes the same lines in
  * OTELKIT_VERSIONS, since Node does not run TypeScript inside node_modules.)
  */
-import { shellVersionLines } from '../generator/versions.ts';
+import { shellVersionLines } from '../generator/model/versions.ts';
 
 console.log(shellVersionLines());

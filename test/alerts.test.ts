@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { load, dump } from 'js-yaml';
 import { buildCatalogue } from '../generator/alerting/catalogue.ts';
 import { loadSpec } from '../generator/spec/load.ts';
-import { burnWindows } from '../generator/slo.ts';
+import { burnWindows } from '../generator/model/slo.ts';
 import { REPO, cli, tempDir } from './helpers.ts';
 
 const shop = async () => (await loadSpec(path.join(REPO, 'examples/shop/otelkit.yaml'))).model;

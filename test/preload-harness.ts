@@ -4,7 +4,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS, type Model } from '../generator/model.ts';
+import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS, type Model } from '../generator/model/model.ts';
 import { preloadTarget } from '../generator/targets/preload.ts';
 import { REPO, tempDir } from './helpers.ts';
 import { SECRET_CORPUS } from './preload-corpus.ts';

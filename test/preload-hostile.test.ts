@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { format } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS } from '../generator/model.ts';
+import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS } from '../generator/model/model.ts';
 import {
   compilePattern,
   createRedactor,

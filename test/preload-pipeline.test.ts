@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { SPAN_METRICS } from '../generator/conventions.ts';
+import { SPAN_METRICS } from '../generator/model/conventions.ts';
 import { alertRulesTarget } from '../generator/targets/alert-rules.ts';
 import { collectorTarget } from '../generator/targets/collector.ts';
 import { preloadTarget } from '../generator/targets/preload.ts';

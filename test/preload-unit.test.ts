@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { runDebugToken } from '../generator/cli/debug-token.ts';
-import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS } from '../generator/model.ts';
-import * as conventions from '../generator/conventions.ts';
+import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS } from '../generator/model/model.ts';
+import * as conventions from '../generator/model/conventions.ts';
 import { normalisePath } from '../generator/routes.ts';
 import * as runtimeSettings from '../generator/runtime/preload/settings.ts';
 import { mintDebugToken, verifyDebugToken } from '../generator/runtime/preload/debug-token.ts';
@@ -11,7 +11,7 @@ import { thrownAt } from '../generator/runtime/preload/logs.ts';
 import { createRedactor } from '../generator/runtime/preload/redact.ts';
 import { createPathNormaliser } from '../generator/runtime/preload/routes.ts';
 import { preloadTarget } from '../generator/targets/preload.ts';
-import type { Model } from '../generator/model.ts';
+import type { Model } from '../generator/model/model.ts';
 import { SECRET_CORPUS, secretValues } from './preload-corpus.ts';
 import { ROUTE_TEMPLATES } from './helpers.ts';
 

@@ -5,16 +5,16 @@ import { load } from 'js-yaml';
 import { render } from '../generator/emit/emit.ts';
 import { loadSpec } from '../generator/spec/load.ts';
 import { generateArtifacts } from '../generator/targets/index.ts';
-import { TOPOLOGY } from '../generator/topology.ts';
+import { TOPOLOGY } from '../generator/model/topology.ts';
 import { REPO } from './helpers.ts';
 
 /**
- * Hosts and ports have one home, generator/topology.ts: a stack port typed in generator code fails
+ * Hosts and ports have one home, generator/model/topology.ts: a stack port typed in generator code fails
  * here (the runtimes that run inside apps import nothing of the generator and keep their own
  * default endpoint), and the generated files agree with it.
  */
 
-const HOME = 'generator/topology.ts';
+const HOME = 'generator/model/topology.ts';
 const PORTS = [...new Set(Object.values(TOPOLOGY).flatMap((c) => Object.values(c.ports) as number[]))];
 // a port where a port goes (after a colon, as a port field or argument); the ports no other number
 // is likely to equal (unlike 3000, a common timeout) anywhere at all

@@ -8,15 +8,15 @@ import {
   LOCAL_CLUSTER,
   PINNED,
   TELEMETRYGEN,
-} from '../generator/versions.ts';
+} from '../generator/model/versions.ts';
 import { REPO } from './helpers.ts';
 
 /**
- * Versions have one home, generator/versions.ts: the generator, the scripts, the benchmarks and
+ * Versions have one home, generator/model/versions.ts: the generator, the scripts, the benchmarks and
  * the tests read it, and a version typed anywhere else fails here.
  */
 
-const HOME = 'generator/versions.ts';
+const HOME = 'generator/model/versions.ts';
 /** Where code lives; generated output, fixtures and test data describe versions, they do not pin them. */
 const CODE = ['generator', 'scripts', 'bench', 'test', '.ci'];
 const NOT_CODE =

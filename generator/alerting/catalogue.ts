@@ -1,5 +1,5 @@
-import type { Model } from '../model.ts';
-import { burnWindows } from '../slo.ts';
+import type { Model } from '../model/model.ts';
+import { burnWindows } from '../model/slo.ts';
 import type { Catalogue, RuleFile } from './definitions.ts';
 import { pipelineAlerts } from './pipeline.ts';
 import { watchdogAlerts } from './watchdog.ts';

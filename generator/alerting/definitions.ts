@@ -1,8 +1,9 @@
-import type { Model, ServiceModel } from '../model.ts';
+import type { Model, ServiceModel, Severity } from '../model/model.ts';
+
+export type { Severity };
 
 /** What every alert group module builds: rules, their promtool cases and runbook facts. */
 
-export type Severity = 'critical' | 'warning' | 'info';
 export type AlertGroupName = 'slo' | 'golden-signals' | 'resilience' | 'pipeline' | 'targets' | 'watchdog';
 
 /** Owner of the stack's own alerts (pipeline, backends, the watchdog). */

@@ -1,10 +1,10 @@
-import { SPAN_METRICS } from '../conventions.ts';
-import type { Model, ServiceModel } from '../model.ts';
-import { formatDuration, formatGoDuration } from '../spec/duration.ts';
+import { SPAN_METRICS } from '../model/conventions.ts';
+import type { Model, ServiceModel } from '../model/model.ts';
+import { formatDuration, formatGoDuration } from '../model/duration.ts';
 import { annotations, counter, pascal, seriesLabels, type AlertDefinition } from './definitions.ts';
-import { ERROR_STATUS, num, requestSpanKind } from './promql.ts';
+import { ERROR_STATUS, num, requestSpanKind } from '../model/promql.ts';
 import { commonServiceSteps } from './runbook-steps.ts';
-import { RULE } from './rule-names.ts';
+import { RULE } from '../model/rule-names.ts';
 import { requestSeriesLabels } from './slo-burn.ts';
 
 /** Golden-signal alerts per service (error rate, latency) and the alert on its telemetry going missing. */

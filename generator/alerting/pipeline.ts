@@ -1,4 +1,4 @@
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 import {
   PLATFORM_TEAM,
   annotations,
@@ -12,8 +12,8 @@ import {
   type SeriesInput,
   type Severity,
 } from './definitions.ts';
-import { tailDecisionWaitMs, tailSamplingTraces } from '../sampling.ts';
-import { num, perSignalRate } from './promql.ts';
+import { tailDecisionWaitMs, tailSamplingTraces } from '../model/sampling.ts';
+import { num, perSignalRate } from '../model/promql.ts';
 import { BACKEND_JOBS } from './scrape-jobs.ts';
 
 /**

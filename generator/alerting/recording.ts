@@ -1,7 +1,7 @@
-import { SPAN_METRICS } from '../conventions.ts';
+import { SPAN_METRICS } from '../model/conventions.ts';
 import type { RecordingRule } from './definitions.ts';
-import { ERROR_STATUS, REQUEST_KINDS_RE, selector } from './promql.ts';
-import { LATENCY_QUANTILES, RULE } from './rule-names.ts';
+import { ERROR_STATUS, REQUEST_KINDS_RE, selector } from '../model/promql.ts';
+import { LATENCY_QUANTILES, RULE } from '../model/rule-names.ts';
 
 /** The shared recording rules: RED rates and latency quantiles of every service at once. */
 

@@ -1,5 +1,5 @@
-import type { DependencyModel, Model, ServiceModel } from '../model.ts';
-import { formatDuration } from '../spec/duration.ts';
+import type { DependencyModel, Model, ServiceModel } from '../model/model.ts';
+import { formatDuration } from '../model/duration.ts';
 import {
   annotations,
   counter,
@@ -11,7 +11,7 @@ import {
   type RunbookStep,
   type Severity,
 } from './definitions.ts';
-import { num, selector } from './promql.ts';
+import { num, selector } from '../model/promql.ts';
 import { commonServiceSteps } from './runbook-steps.ts';
 
 /** Resilience alerts per dependency (breaker, retries, timeouts, bulkheads), metric names from the observability standard. */

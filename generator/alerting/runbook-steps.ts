@@ -1,4 +1,4 @@
-import type { ServiceModel } from '../model.ts';
+import type { ServiceModel } from '../model/model.ts';
 import type { RunbookStep } from './definitions.ts';
 
 export function commonServiceSteps(service: ServiceModel): RunbookStep[] {

@@ -1,5 +1,5 @@
-import type { Model } from '../model.ts';
-import { address } from '../topology.ts';
+import type { Model } from '../model/model.ts';
+import { address } from '../model/topology.ts';
 
 /** Compose service (and so host) name of each gateway Collector replica. */
 export function gatewayCollectorNames(model: Model): string[] {

@@ -1,7 +1,7 @@
-import { SPAN_METRICS } from '../conventions.ts';
-import type { Model, ServiceModel, SloModel } from '../model.ts';
-import { budgetSpent, burnWindows, errorRatioThreshold, sloWindowsMs, type BurnWindow } from '../slo.ts';
-import { HOUR_MS, formatDuration, formatGoDuration } from '../spec/duration.ts';
+import { SPAN_METRICS } from '../model/conventions.ts';
+import type { Model, ServiceModel, SloModel } from '../model/model.ts';
+import { budgetSpent, burnWindows, errorRatioThreshold, sloWindowsMs, type BurnWindow } from '../model/slo.ts';
+import { HOUR_MS, formatDuration, formatGoDuration } from '../model/duration.ts';
 import {
   REQUESTS_PER_STEP,
   annotations,
@@ -15,9 +15,9 @@ import {
   type RunbookStep,
   type SeriesInput,
 } from './definitions.ts';
-import { ERROR_STATUS, num, requestMatchers, requestSpanKind, selector } from './promql.ts';
+import { ERROR_STATUS, num, requestMatchers, requestSpanKind, selector } from '../model/promql.ts';
 import { commonServiceSteps } from './runbook-steps.ts';
-import { RULE } from './rule-names.ts';
+import { RULE } from '../model/rule-names.ts';
 
 /** SLO recording rules and multi-window burn-rate alerts, with their promtool cases and runbooks. */
 

@@ -1,4 +1,4 @@
-import type { Model, ServiceModel } from '../model.ts';
+import type { Model, ServiceModel } from '../model/model.ts';
 import {
   PLATFORM_TEAM,
   annotations,
@@ -10,7 +10,7 @@ import {
   type Severity,
 } from './definitions.ts';
 import { BACKEND_JOBS } from './scrape-jobs.ts';
-import { address } from '../topology.ts';
+import { address } from '../model/topology.ts';
 
 /** Backend health, owned by the platform team: a scrape target down, rules failing to evaluate. */
 

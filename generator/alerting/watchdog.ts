@@ -1,6 +1,6 @@
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 import { PLATFORM_TEAM, annotations, type AlertDefinition } from './definitions.ts';
-import { httpUrl } from '../topology.ts';
+import { httpUrl } from '../model/topology.ts';
 
 /**
  * An alert that always fires, so the path Prometheus → Alertmanager → receiver can be watched

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS, type Model } from '../model.ts';
+import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS, type Model } from '../model/model.ts';
 import { findSpec, loadSpec } from '../spec/load.ts';
 import { generateArtifacts } from '../targets/index.ts';
 import { UsageError, type Io } from '../cli/io.ts';

@@ -1,5 +1,5 @@
-import type { RedactionModel } from '../model.ts';
-import { FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE, UNKNOWN_FRONTEND } from '../conventions.ts';
+import type { RedactionModel } from '../model/model.ts';
+import { FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE, UNKNOWN_FRONTEND } from '../model/conventions.ts';
 import {
   LOG_LEVELS,
   REQUEST_ID,

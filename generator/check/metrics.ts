@@ -1,7 +1,7 @@
 import type { SyntaxNode } from '@lezer/common';
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
-import { COLLECTOR_METRICS, PROMETHEUS_METRICS, SPAN_METRICS } from '../conventions.ts';
-import type { Model } from '../model.ts';
+import { COLLECTOR_METRICS, PROMETHEUS_METRICS, SPAN_METRICS } from '../model/conventions.ts';
+import type { Model } from '../model/model.ts';
 import type { Artifact } from '../targets/artifact.ts';
 import { dashboardQueries, interpolate, type FoundQuery } from '../validate/queries.ts';
 

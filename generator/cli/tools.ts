@@ -9,7 +9,7 @@ import type { LoadedSpec } from '../spec/load.ts';
 import { generateArtifacts } from '../targets/index.ts';
 import { BUILDER_MANIFEST, cachedCollectorPath } from '../validate/collector.ts';
 import { findTool } from '../validate/tools.ts';
-import { BACKEND_TOOLS, PINNED, toolVersion, type BackendTool } from '../versions.ts';
+import { BACKEND_TOOLS, PINNED, toolVersion, type BackendTool } from '../model/versions.ts';
 import { runScript } from '../tools/scripts.ts';
 import { UsageError, type Io } from './io.ts';
 

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { RULE } from '../alerting/rule-names.ts';
+import { RULE } from '../model/rule-names.ts';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as loki from '@grafana/grafana-foundation-sdk/loki';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as tempo from '@grafana/grafana-foundation-sdk/tempo';
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 
 /** Provisioned datasource uids; panels reference only these (a test checks it). */
 export const DATASOURCES = {

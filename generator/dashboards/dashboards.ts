@@ -1,4 +1,4 @@
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 import { DATASOURCES, type DashboardName } from './common.ts';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { logsDashboard } from './logs.ts';

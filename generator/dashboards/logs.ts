@@ -1,4 +1,4 @@
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 import { lokiQuery, serviceVariable } from './common.ts';
 import * as logs from '@grafana/grafana-foundation-sdk/logs';
 import { SVC, base, series } from './panels.ts';

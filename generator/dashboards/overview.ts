@@ -1,5 +1,5 @@
-import { RULE } from '../alerting/rule-names.ts';
-import type { Model } from '../model.ts';
+import { RULE } from '../model/rule-names.ts';
+import type { Model } from '../model/model.ts';
 import { frontendVariable, promQuery, promTable, runbookLink, serviceVariable } from './common.ts';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';

@@ -1,5 +1,5 @@
-import type { Model } from '../model.ts';
-import { perSignalRate } from '../alerting/promql.ts';
+import type { Model } from '../model/model.ts';
+import { perSignalRate } from '../model/promql.ts';
 import { promQuery } from './common.ts';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import { base, series } from './panels.ts';

@@ -1,4 +1,4 @@
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 import { promQuery, serviceVariable } from './common.ts';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';

@@ -1,7 +1,7 @@
-import { RULE } from '../alerting/rule-names.ts';
-import { SPAN_METRICS } from '../conventions.ts';
-import type { Model } from '../model.ts';
-import { REQUEST_KINDS_RE } from '../alerting/promql.ts';
+import { RULE } from '../model/rule-names.ts';
+import { SPAN_METRICS } from '../model/conventions.ts';
+import type { Model } from '../model/model.ts';
+import { REQUEST_KINDS_RE } from '../model/promql.ts';
 import { frontendVariable, promQuery, promTable, serviceVariable } from './common.ts';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import { FRONTEND, SVC, base, series } from './panels.ts';

@@ -1,8 +1,8 @@
-import { RULE } from '../alerting/rule-names.ts';
-import type { Model } from '../model.ts';
-import { num } from '../alerting/promql.ts';
-import { REFERENCE_PERIOD_MS, burnWindows } from '../slo.ts';
-import { formatDuration } from '../spec/duration.ts';
+import { RULE } from '../model/rule-names.ts';
+import type { Model } from '../model/model.ts';
+import { num } from '../model/promql.ts';
+import { REFERENCE_PERIOD_MS, burnWindows } from '../model/slo.ts';
+import { formatDuration } from '../model/duration.ts';
 import { promQuery, promTable, runbookLink, serviceVariable } from './common.ts';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';

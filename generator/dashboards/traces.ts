@@ -1,4 +1,4 @@
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 import { serviceMapQuery, serviceVariable, traceqlQuery } from './common.ts';
 import * as nodegraph from '@grafana/grafana-foundation-sdk/nodegraph';
 import * as table from '@grafana/grafana-foundation-sdk/table';

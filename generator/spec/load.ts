@@ -8,7 +8,8 @@ import { loadTsSpec } from './parse-ts.ts';
 import { rulesDespiteSchemaProblems } from './partial.ts';
 import { checkRules, type RuleProblem } from './rules.ts';
 import { specSchema, type ParsedSpec } from './schema.ts';
-import { toModel, type Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
+import { toModel } from './normalise.ts';
 
 export const SPEC_FILE_NAMES = ['otelkit.yaml', 'otelkit.yml', 'otelkit.config.ts'] as const;
 export const BUNDLED_EXAMPLE = 'examples/shop/otelkit.yaml';

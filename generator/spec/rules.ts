@@ -1,4 +1,4 @@
-import { DOCKER_HOST } from '../conventions.ts';
+import { DOCKER_HOST } from '../model/conventions.ts';
 import {
   SCRAPES_PER_WINDOW,
   burnWindows,
@@ -7,12 +7,12 @@ import {
   minimumObjective,
   minimumPeriodMs,
   shortestBurnWindowMs,
-} from '../slo.ts';
+} from '../model/slo.ts';
 import { BACKEND_JOBS, buildCatalogue, type AlertDefinition } from '../alerting/catalogue.ts';
-import { toModel } from '../model.ts';
-import { tailDecisionWaitMs } from '../sampling.ts';
+import { toModel } from './normalise.ts';
+import { tailDecisionWaitMs } from '../model/sampling.ts';
 import { prometheusConfig } from '../targets/prometheus.ts';
-import { MAX_DURATION_MS, formatDuration, parseDuration } from './duration.ts';
+import { MAX_DURATION_MS, formatDuration, parseDuration } from '../model/duration.ts';
 import type { PathSegment } from './diagnostics.ts';
 import type { ParsedSpec } from './schema.ts';
 

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { DOCKER_HOST } from '../conventions.ts';
-import { DAY_MS, DURATION_HINT, MAX_DURATION_MS, formatDuration, parseDuration } from './duration.ts';
-import { PINNED, SUPPORTED, type Component } from '../versions.ts';
+import { RUNTIMES, SEVERITIES } from '../model/model.ts';
+import { DOCKER_HOST } from '../model/conventions.ts';
+import { DAY_MS, DURATION_HINT, MAX_DURATION_MS, formatDuration, parseDuration } from '../model/duration.ts';
+import { PINNED, SUPPORTED, type Component } from '../model/versions.ts';
 
 /**
  * The spec as users write it. Every default lives here (zod `.default`), so the JSON Schema,
@@ -131,9 +132,7 @@ const slo = z.discriminatedUnion(
 const service = z.strictObject({
   name: name('service name'),
   description: z.string().optional().describe('one line shown in dashboards and runbooks'),
-  runtime: z
-    .enum(['node', 'python', 'go', 'java', 'rust', 'dotnet', 'other'])
-    .describe('language runtime; node services get a generated preload'),
+  runtime: z.enum(RUNTIMES).describe('language runtime; node services get a generated preload'),
   kind: z.enum(['http', 'worker']).default('http').describe('http serves requests; worker consumes jobs'),
   module: z
     .enum(['esm', 'commonjs'])
@@ -317,10 +316,7 @@ const receiver = z.discriminatedUnion(
 const route = z.strictObject({
   receiver: z.string().describe('name of a receiver above'),
   team: z.string().optional().describe('match alerts of services owned by this team'),
-  severity: z
-    .array(z.enum(['critical', 'warning', 'info']))
-    .optional()
-    .describe('match these severities'),
+  severity: z.array(z.enum(SEVERITIES)).optional().describe('match these severities'),
   continue: z.boolean().default(false).describe('keep matching later routes'),
 });
 

@@ -1,5 +1,5 @@
 import { buildCatalogue, type RuleFile } from '../alerting/catalogue.ts';
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /** Prometheus rule files: recording rules first, then alerts, one group per file. */

@@ -1,5 +1,5 @@
 import { buildCatalogue, type AlertDefinition } from '../alerting/catalogue.ts';
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { WATCHDOG_ALERT, WATCHDOG_RECEIVER } from '../alerting/watchdog.ts';
-import type { Model } from '../model.ts';
-import { formatDuration, parseDuration } from '../spec/duration.ts';
+import type { Model } from '../model/model.ts';
+import { formatDuration, parseDuration } from '../model/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 
 /**
  * What a target returns: typed content plus where it goes. Serialisation and the "generated"

@@ -6,11 +6,11 @@ import {
   SAMPLING_RATIO_ATTRIBUTE,
   SPAN_METRICS,
   SPAN_METRIC_DIMENSIONS,
-} from '../conventions.ts';
-import type { Model } from '../model.ts';
+} from '../model/conventions.ts';
+import type { Model } from '../model/model.ts';
 import { ID_PLACEHOLDERS, orderRoutes, routeRegex } from '../routes.ts';
-import { formatGoDuration } from '../spec/duration.ts';
-import { tailDecisionWaitMs, tailSamplingTraces, tracesPerSamplingCollector } from '../sampling.ts';
+import { formatGoDuration } from '../model/duration.ts';
+import { tailDecisionWaitMs, tailSamplingTraces, tracesPerSamplingCollector } from '../model/sampling.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /**

@@ -1,10 +1,10 @@
 import { gatewayCollectorNames } from '../alerting/scrape-jobs.ts';
-import { DOCKER_HOST, ENDPOINTS, collectorGoMemLimit } from '../conventions.ts';
-import type { Model } from '../model.ts';
-import { formatDuration } from '../spec/duration.ts';
-import { UPSTREAM_IMAGES, upstreamTag, type Component } from '../versions.ts';
+import { DOCKER_HOST, ENDPOINTS, collectorGoMemLimit } from '../model/conventions.ts';
+import type { Model } from '../model/model.ts';
+import { formatDuration } from '../model/duration.ts';
+import { UPSTREAM_IMAGES, upstreamTag, type Component } from '../model/versions.ts';
 import type { Artifact, Target } from './artifact.ts';
-import { LOOPBACK, httpUrl, port } from '../topology.ts';
+import { LOOPBACK, httpUrl, port } from '../model/topology.ts';
 
 /**
  * The local stack. Images are the upstream ones at the pinned versions unless OTELKIT_<NAME>_IMAGE

@@ -1,9 +1,9 @@
 import { DATASOURCES } from '../dashboards/common.ts';
-import { RULE } from '../alerting/rule-names.ts';
+import { RULE } from '../model/rule-names.ts';
 import { buildDashboards } from '../dashboards/dashboards.ts';
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 import type { Artifact, Target } from './artifact.ts';
-import { httpUrl } from '../topology.ts';
+import { httpUrl } from '../model/topology.ts';
 
 /**
  * Grafana provisioning: datasources with fixed uids wired to each other (exemplars → Tempo,

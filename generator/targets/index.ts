@@ -1,4 +1,4 @@
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 import type { Artifact, Target } from './artifact.ts';
 import { collectorTarget } from './collector.ts';
 import { collectorBuildTarget } from './collector-build.ts';

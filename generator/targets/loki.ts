@@ -1,8 +1,8 @@
-import { LOG_CLASS_ATTRIBUTE } from '../conventions.ts';
-import type { LogClass, Model } from '../model.ts';
-import { formatDuration } from '../spec/duration.ts';
+import { LOG_CLASS_ATTRIBUTE } from '../model/conventions.ts';
+import type { LogClass, Model } from '../model/model.ts';
+import { formatDuration } from '../model/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
-import { port } from '../topology.ts';
+import { port } from '../model/topology.ts';
 
 /**
  * Loki 3 single binary on the filesystem, taking OTLP logs at /otlp. `service.name` becomes the

@@ -1,6 +1,6 @@
-import type { Model, ServiceModel } from '../model.ts';
+import type { Model, ServiceModel } from '../model/model.ts';
 import type { Artifact, Target } from './artifact.ts';
-import { LOOPBACK, httpUrl } from '../topology.ts';
+import { LOOPBACK, httpUrl } from '../model/topology.ts';
 
 /**
  * One preload file per Node service: it starts the otelkit runtime with that service's settings.

@@ -1,8 +1,8 @@
 import { BACKEND_JOBS, backendTargets } from '../alerting/scrape-jobs.ts';
-import type { Model } from '../model.ts';
-import { formatDuration } from '../spec/duration.ts';
+import type { Model } from '../model/model.ts';
+import { formatDuration } from '../model/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
-import { address } from '../topology.ts';
+import { address } from '../model/topology.ts';
 
 /**
  * prometheus.yml for Prometheus 3. Metrics arrive mostly by OTLP from the Collector (span metrics,

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HEALTH_ROUTES } from '../conventions.ts';
-import type { Model, ServiceModel } from '../model.ts';
+import { HEALTH_ROUTES } from '../model/conventions.ts';
+import type { Model, ServiceModel } from '../model/model.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /**

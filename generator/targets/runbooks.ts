@@ -1,6 +1,6 @@
 import { buildCatalogue, type AlertDefinition } from '../alerting/catalogue.ts';
 import { WATCHDOG_ALERT, WATCHDOG_RECEIVER } from '../alerting/watchdog.ts';
-import type { Model } from '../model.ts';
+import type { Model } from '../model/model.ts';
 import { renderTemplate } from '../templates.ts';
 import type { Artifact, Target } from './artifact.ts';
 

@@ -1,6 +1,6 @@
-import { ENDPOINTS } from '../conventions.ts';
-import type { Model, ServiceModel } from '../model.ts';
-import { formatDuration } from '../spec/duration.ts';
+import { ENDPOINTS } from '../model/conventions.ts';
+import type { Model, ServiceModel } from '../model/model.ts';
+import { formatDuration } from '../model/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
 import { PYTHON_DIR, excludedUrls } from './python.ts';
 

@@ -1,8 +1,8 @@
-import { SAMPLING_RATIO_ATTRIBUTE } from '../conventions.ts';
-import type { Model } from '../model.ts';
-import { formatGoDuration } from '../spec/duration.ts';
+import { SAMPLING_RATIO_ATTRIBUTE } from '../model/conventions.ts';
+import type { Model } from '../model/model.ts';
+import { formatGoDuration } from '../model/duration.ts';
 import type { Artifact, Target } from './artifact.ts';
-import { address, httpUrl, port } from '../topology.ts';
+import { address, httpUrl, port } from '../model/topology.ts';
 
 /**
  * Tempo 2 with local storage and fast flush for a local stack. The metrics generator produces

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { shellVersionLines } from '../versions.ts';
+import { shellVersionLines } from '../model/versions.ts';
 
 /**
  * The build scripts that ship in the package (scripts/build-*.sh), run for `otelkit tools install`

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { toolVersion, type BackendTool } from '../versions.ts';
+import { toolVersion, type BackendTool } from '../model/versions.ts';
 import { cacheDir } from './collector.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;

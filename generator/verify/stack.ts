@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { load } from 'js-yaml';
-import { LOOPBACK, httpUrl } from '../topology.ts';
+import { LOOPBACK, httpUrl } from '../model/topology.ts';
 
 /**
  * Runs the generated compose file itself, so the file users run is the file tested. Debian's

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { RULE } from '../alerting/rule-names.ts';
+import { RULE } from '../model/rule-names.ts';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { LOG_CLASS_ATTRIBUTE, REQUEST_ID_ATTRIBUTE, SPAN_METRICS } from '../conventions.ts';
-import type { Model, ServiceModel } from '../model.ts';
+import { LOG_CLASS_ATTRIBUTE, REQUEST_ID_ATTRIBUTE, SPAN_METRICS } from '../model/conventions.ts';
+import type { Model, ServiceModel } from '../model/model.ts';
 import { collectQueries } from '../validate/dashboards.ts';
 import { interpolate, type FoundQuery } from '../validate/queries.ts';
 import { LOCAL } from './stack.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execa } from 'execa';
 import { dump } from 'js-yaml';
 import { buildCatalogue, type AlertDefinition } from '../../generator/alerting/catalogue.ts';
-import type { Model } from '../../generator/model.ts';
+import type { Model } from '../../generator/model/model.ts';
 import { loadSpec } from '../../generator/spec/load.ts';
 import { alertmanagerConfig } from '../../generator/targets/alertmanager.ts';
 import { REPO, freePort, tempDir } from '../helpers.ts';

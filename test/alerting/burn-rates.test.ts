@@ -9,11 +9,11 @@ import {
   type AlertDefinition,
 } from '../../generator/alerting/catalogue.ts';
 import { render, specLabel } from '../../generator/emit/emit.ts';
-import type { Model } from '../../generator/model.ts';
+import type { Model } from '../../generator/model/model.ts';
 import { loadSpec } from '../../generator/spec/load.ts';
 import { expectedAlerts } from '../../generator/targets/alert-tests.ts';
 import { generateArtifacts } from '../../generator/targets/index.ts';
-import { parseDuration } from '../../generator/spec/duration.ts';
+import { parseDuration } from '../../generator/model/duration.ts';
 import { REPO, tempDir } from '../helpers.ts';
 
 /**

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { dump, load } from 'js-yaml';
 import { buildCatalogue } from '../../generator/alerting/catalogue.ts';
 import { render } from '../../generator/emit/emit.ts';
-import type { Model } from '../../generator/model.ts';
+import type { Model } from '../../generator/model/model.ts';
 import { loadSpec } from '../../generator/spec/load.ts';
 import { expectedAlerts } from '../../generator/targets/alert-tests.ts';
 import { generateArtifacts } from '../../generator/targets/index.ts';

@@ -8,12 +8,12 @@ import { generateArtifacts } from '../../generator/targets/index.ts';
 import { REPO } from '../helpers.ts';
 
 /**
- * Recording-rule names have one home (generator/alerting/rule-names.ts): a name typed anywhere else
+ * Recording-rule names have one home (generator/model/rule-names.ts): a name typed anywhere else
  * fails here, and so does any generated query of a recording rule the rule files do not define.
  */
 
 const RULE_NAME = /\b(?:service|service_route|service_route_frontend|slo):[a-z_]+:[a-z0-9_]+\b/g;
-const HOME = 'generator/alerting/rule-names.ts';
+const HOME = 'generator/model/rule-names.ts';
 
 async function sources(dir: string): Promise<string[]> {
   const entries = await readdir(path.join(REPO, dir), { withFileTypes: true, recursive: true });

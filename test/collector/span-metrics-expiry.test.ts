@@ -5,7 +5,7 @@
  * config and rules; only the spec's scrape interval is shortened, as a user may set it.
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { SPAN_METRICS } from '../../generator/conventions.ts';
+import { SPAN_METRICS } from '../../generator/model/conventions.ts';
 import { alertRulesTarget } from '../../generator/targets/alert-rules.ts';
 import { collectorTarget, spanMetricsExpirationMs } from '../../generator/targets/collector.ts';
 import { prometheusConfig } from '../../generator/targets/prometheus.ts';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { dump, load } from 'js-yaml';
 import { loadSpec } from '../../generator/spec/load.ts';
 import { builderManifest } from '../../generator/targets/collector-build.ts';
-import type { Model } from '../../generator/model.ts';
+import type { Model } from '../../generator/model/model.ts';
 import { buildCollector, parseManifest } from '../collector-tools.ts';
 import { REPO, tempDir } from '../helpers.ts';
 

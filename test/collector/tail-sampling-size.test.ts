@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { buildCatalogue } from '../../generator/alerting/catalogue.ts';
-import { tailSamplingTraces, tracesPerSamplingCollector } from '../../generator/sampling.ts';
+import { tailSamplingTraces, tracesPerSamplingCollector } from '../../generator/model/sampling.ts';
 import { collectorTarget } from '../../generator/targets/collector.ts';
 import { tempDir } from '../helpers.ts';
 import { sendSpans, spanId, traceId, type TestSpan } from '../otlp.ts';

@@ -3,9 +3,9 @@
  * which route and name each span leaves with, and how tail sampling treats slow and late spans.
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { tailDecisionWaitMs } from '../../generator/sampling.ts';
+import { tailDecisionWaitMs } from '../../generator/model/sampling.ts';
 import { collectorTarget } from '../../generator/targets/collector.ts';
-import type { Model } from '../../generator/model.ts';
+import type { Model } from '../../generator/model/model.ts';
 import { tempDir } from '../helpers.ts';
 import { sendSpans, spanId, traceId, type TestSpan } from '../otlp.ts';
 import {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { buildCatalogue } from '../../generator/alerting/catalogue.ts';
 import { buildDashboards } from '../../generator/dashboards/dashboards.ts';
-import type { Model } from '../../generator/model.ts';
+import type { Model } from '../../generator/model/model.ts';
 import { loadSpec } from '../../generator/spec/load.ts';
 import { REPO } from '../helpers.ts';
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execa } from 'execa';
 import { dump, loadAll } from 'js-yaml';
 import { render } from '../../generator/emit/emit.ts';
-import type { Model } from '../../generator/model.ts';
+import type { Model } from '../../generator/model/model.ts';
 import { loadSpec } from '../../generator/spec/load.ts';
 import { generateArtifacts } from '../../generator/targets/index.ts';
 import { kubernetesTarget } from '../../generator/targets/k8s/index.ts';

@@ -6,7 +6,7 @@ import { loadSpec } from '../../generator/spec/load.ts';
 import { generateArtifacts } from '../../generator/targets/index.ts';
 import { HEALTH_ROUTES, PYTHON_SETTINGS_SCHEMA, pythonTarget } from '../../generator/targets/python.ts';
 import { RESILIENCE_EVENTS } from '../../generator/runtime/standard.ts';
-import { RESILIENCE_METRICS } from '../../generator/conventions.ts';
+import { RESILIENCE_METRICS } from '../../generator/model/conventions.ts';
 import { REPO } from '../helpers.ts';
 import { startProtobufReceiver } from './otlp-receiver.ts';
 import { appDirectory, parseEnvFile, pythonModel, pythonVenv, runPython, runScript } from './harness.ts';

@@ -2,7 +2,7 @@ import { afterAll } from '@jest/globals';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS, type Model } from '../../generator/model.ts';
+import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS, type Model } from '../../generator/model/model.ts';
 import { pythonTarget } from '../../generator/targets/python.ts';
 import { serviceEnv } from '../../generator/targets/service-env.ts';
 import { render } from '../../generator/emit/emit.ts';

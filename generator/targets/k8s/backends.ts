@@ -1,11 +1,11 @@
-import type { Model } from '../../model.ts';
+import type { Model } from '../../model/model.ts';
 import { alertmanagerConfig } from '../alertmanager.ts';
 import type { Artifact } from '../artifact.ts';
 import { COLLECTOR_USER } from '../compose.ts';
 import { grafanaTarget } from '../grafana.ts';
 import { lokiConfig } from '../loki.ts';
 import { tempoConfig } from '../tempo.ts';
-import { port } from '../../topology.ts';
+import { port } from '../../model/topology.ts';
 import {
   GRAFANA_DASHBOARD_LABEL,
   GRAFANA_DATASOURCE_LABEL,

@@ -1,5 +1,5 @@
-import { ENDPOINTS, collectorGoMemLimit } from '../../conventions.ts';
-import type { Model } from '../../model.ts';
+import { ENDPOINTS, collectorGoMemLimit } from '../../model/conventions.ts';
+import type { Model } from '../../model/model.ts';
 import type { Artifact } from '../artifact.ts';
 import {
   COLLECTOR_CONFIG_PATH,

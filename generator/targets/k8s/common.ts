@@ -1,5 +1,5 @@
-import type { Model } from '../../model.ts';
-import { UPSTREAM_IMAGES, upstreamTag, type Component } from '../../versions.ts';
+import type { Model } from '../../model/model.ts';
+import { UPSTREAM_IMAGES, upstreamTag, type Component } from '../../model/versions.ts';
 
 /**
  * Shared pieces of the Kubernetes output. Every object names its namespace and carries the

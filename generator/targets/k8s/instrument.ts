@@ -1,4 +1,4 @@
-import type { Model, ServiceModel } from '../../model.ts';
+import type { Model, ServiceModel } from '../../model/model.ts';
 import type { Artifact } from '../artifact.ts';
 import { preloadTarget } from '../preload.ts';
 import { serviceEnv } from '../service-env.ts';

@@ -1,10 +1,10 @@
 import { buildCatalogue } from '../../alerting/catalogue.ts';
 import { BACKEND_JOBS } from '../../alerting/scrape-jobs.ts';
-import { ENDPOINTS } from '../../conventions.ts';
-import type { Model } from '../../model.ts';
-import { formatDuration } from '../../spec/duration.ts';
-import { upstreamTag } from '../../versions.ts';
-import { port } from '../../topology.ts';
+import { ENDPOINTS } from '../../model/conventions.ts';
+import type { Model } from '../../model/model.ts';
+import { formatDuration } from '../../model/duration.ts';
+import { upstreamTag } from '../../model/versions.ts';
+import { port } from '../../model/topology.ts';
 import { ruleFileContent } from '../alert-rules.ts';
 import type { Artifact } from '../artifact.ts';
 import { prometheusConfig } from '../prometheus.ts';

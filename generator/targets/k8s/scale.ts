@@ -1,4 +1,4 @@
-import type { Model } from '../../model.ts';
+import type { Model } from '../../model/model.ts';
 import type { Artifact } from '../artifact.ts';
 import { lokiConfig } from '../loki.ts';
 import { tempoConfig } from '../tempo.ts';

@@ -1,4 +1,4 @@
-import { HOUR_MS, DAY_MS, formatDuration } from './spec/duration.ts';
+import { HOUR_MS, DAY_MS, formatDuration } from './duration.ts';
 
 /**
  * Multi-window, multi-burn-rate alerting from the SRE workbook (chapter 5, table 5-8). The

@@ -1,4 +1,4 @@
-import { formatDuration } from '../spec/duration.ts';
+import { formatDuration } from './duration.ts';
 
 /**
  * The recording rules' names, in Prometheus's `level:metric:operations` form. The rule files

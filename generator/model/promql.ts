@@ -1,5 +1,5 @@
-import { SPAN_METRICS } from '../conventions.ts';
-import type { ServiceModel } from '../model.ts';
+import { SPAN_METRICS } from './conventions.ts';
+import type { ServiceModel } from './model.ts';
 
 /** Small PromQL builders, so selectors are escaped and spelled the same way everywhere. */
 

@@ -1,135 +1,19 @@
-import { parseDuration } from './spec/duration.ts';
-import type { ParsedSpec } from './spec/schema.ts';
-import { PINNED, type Component } from './versions.ts';
+import { parseDuration } from '../model/duration.ts';
+import {
+  BUILTIN_BLOCKED_KEYS,
+  BUILTIN_VALUE_PATTERNS,
+  type Model,
+  type ServiceModel,
+} from '../model/model.ts';
+import { PINNED } from '../model/versions.ts';
+import type { ParsedSpec } from './schema.ts';
 
 /**
- * The normalised model every target reads: defaults applied, durations in milliseconds,
- * objectives as fractions, built-in redaction lists merged. Targets never see the raw spec.
+ * Normalisation, the stage between parsing and the rules: defaults applied, durations in
+ * milliseconds, objectives as fractions, built-in redaction lists merged. Targets never see the
+ * raw spec; the model's types are its own (generator/model/ imports nothing above it), and
+ * assigning the parsed spec to them here is where the compiler holds the two in step.
  */
-export interface Model {
-  project: string;
-  environment: string;
-  services: ServiceModel[];
-  signals: SignalsModel;
-  redaction: RedactionModel;
-  alerting: ParsedSpec['alerting'];
-  runbookBaseUrl: string | undefined;
-  collector: CollectorModel;
-  versions: Record<Component, string>;
-  kubernetes: ParsedSpec['kubernetes'];
-}
-
-export type Runtime = ParsedSpec['services'][number]['runtime'];
-
-export interface ServiceModel {
-  name: string;
-  description: string | undefined;
-  runtime: Runtime;
-  kind: 'http' | 'worker';
-  module: 'esm' | 'commonjs';
-  team: string;
-  owners: { name: string; email?: string | undefined; slack?: string | undefined }[];
-  frontends: string[];
-  routes: string[];
-  dependencies: DependencyModel[];
-  slos: SloModel[];
-  metricsEndpoint: { host: string; port: number; path: string } | undefined;
-  admin:
-    { port: number; bind: string; tokenEnv: string; metrics: boolean; eventLoopDelayMs: number } | undefined;
-}
-
-export interface DependencyModel {
-  name: string;
-  kind: 'database' | 'cache' | 'http' | 'queue' | 'service';
-  system: string | undefined;
-  service: string | undefined;
-  critical: boolean;
-  timeoutMs: number | undefined;
-  retry: { maxAttempts: number; backoffMs: number } | undefined;
-  circuitBreaker: { failureRateThreshold: number; openDurationMs: number } | undefined;
-  bulkhead: { maxConcurrent: number } | undefined;
-}
-
-export interface SloModel {
-  name: string;
-  kind: 'availability' | 'latency';
-  /** Fraction, e.g. 0.999. */
-  objective: number;
-  periodMs: number;
-  thresholdMs: number | undefined;
-  description: string | undefined;
-  routes: string[] | undefined;
-}
-
-export type LogClass = 'application' | 'access' | 'audit' | 'debug';
-
-export interface SignalsModel {
-  traces: {
-    keepErrors: boolean;
-    slowThresholdMs: number;
-    baseRate: number;
-    decisionWaitMs: number;
-    retentionMs: number;
-  };
-  logs: { level: 'debug' | 'info' | 'warn' | 'error'; retentionMs: Record<LogClass, number> };
-  metrics: {
-    retentionMs: number;
-    scrapeIntervalMs: number;
-    /** Sorted, unique, SLO latency thresholds included so latency SLIs are exact. */
-    histogramBucketsMs: number[];
-    maxRoutesPerService: number;
-    maxSeriesPerMetric: number;
-    resourceAttributes: string[];
-  };
-}
-
-export interface RedactionModel {
-  /** Lower-case, sorted, built-ins merged minus allowed keys. */
-  blockedKeys: string[];
-  valuePatterns: { name: string; regex: string }[];
-}
-
-export interface CollectorModel {
-  mode: 'single' | 'gateway';
-  gatewayReplicas: number;
-  memoryLimitMib: number;
-  expectedTracesPerSecond: number;
-  persistentQueue: { enabled: boolean; directory: string; queueSize: number };
-  debugExporter: boolean;
-}
-
-/** Keys that carry credentials or personal data in HTTP headers, log fields and span attributes. */
-export const BUILTIN_BLOCKED_KEYS = [
-  'access_token',
-  'api_key',
-  'apikey',
-  'authorization',
-  'card_number',
-  'client_secret',
-  'cookie',
-  'credit_card',
-  'cvv',
-  'id_token',
-  'passwd',
-  'password',
-  'private_key',
-  'proxy-authorization',
-  'refresh_token',
-  'secret',
-  'session_id',
-  'set-cookie',
-  'token',
-  'x-api-key',
-] as const;
-
-/** RE2-compatible (no look-around) so the Collector and the Node preload share one definition. */
-export const BUILTIN_VALUE_PATTERNS = {
-  email: '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}',
-  card_number: '\\b(?:\\d[ -]?){12,18}\\d\\b',
-  bearer_token: '(?i)bearer\\s+[A-Za-z0-9._~+/-]+=*',
-  api_key: '\\b(?:sk|pk|rk|api|key)_[A-Za-z0-9_]{16,}\\b',
-} as const;
-
 const ms = (text: string): number => {
   const value = parseDuration(text);
   // The schema has already rejected malformed durations; reaching this is a programming error.

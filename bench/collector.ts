@@ -25,8 +25,8 @@ import { generateArtifacts } from '../generator/targets/index.ts';
 import { runScript } from '../generator/tools/scripts.ts';
 import { BUILDER_MANIFEST, cacheDir } from '../generator/validate/collector.ts';
 import { TELEMETRYGEN } from '../generator/model/versions.ts';
-import { freePort } from '../test/helpers.ts';
-import { collectorPorts, onLoopback, type CollectorPorts } from '../test/processes.ts';
+import { freePort } from '../test/support/helpers.ts';
+import { collectorPorts, onLoopback, type CollectorPorts } from '../test/support/processes.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

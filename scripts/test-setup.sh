@@ -76,7 +76,7 @@ scripts/build-images.sh stacks/collector/builder-config.yaml
 
 # The Python bootstrap's tests run real FastAPI/uvicorn and Flask apps under the OpenTelemetry agent,
 # from a venv of pinned packages (PyPI), cached by the requirements' hash; Python >= 3.11 is required.
-test/python/venv.sh >/dev/null
+test/e2e/runtime/python/venv.sh >/dev/null
 
 # The Kubernetes tests validate k8s/ against a real kube-apiserver with both operators' CRDs and
 # run it on a real single-node cluster (kubelet on Debian's containerd, both operators), built from

@@ -1,0 +1,128 @@
+import { spawn } from 'node:child_process';
+import { readdir, stat, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { execa } from 'execa';
+import { REPO, freePort, tempDir } from '../../support/helpers.ts';
+
+/**
+ * The package as users get it: packed, installed into an empty project from the tarball, its
+ * bin run there, and the preload it generates instrumenting a plain app from that install. The
+ * tarball holds dist/ as built (npm ci's prepare builds it; after editing, npm run build first).
+ */
+
+const MAX_INSTALL_MB = 60;
+
+async function sizeOf(dir: string): Promise<number> {
+  let bytes = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }))
+    if (entry.isFile()) bytes += (await stat(path.join(entry.parentPath, entry.name))).size;
+  return bytes;
+}
+
+describe('the installed package', () => {
+  it(
+    `installs in at most ${MAX_INSTALL_MB} MB, runs init, generate and tools install, and its preload instruments an app`,
+    async () => {
+      const work = await tempDir('package');
+      const packed = await execa(
+        'npm',
+        ['pack', '--ignore-scripts', '--pack-destination', work, '--silent'],
+        {
+          cwd: REPO,
+        },
+      );
+      const tarball = path.join(work, packed.stdout.trim().split('\n').pop()!);
+      const app = path.join(work, 'app');
+      await execa('mkdir', [app]);
+      await writeFile(path.join(app, 'package.json'), '{ "name": "app", "private": true }\n');
+      await execa('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app });
+      const megabytes = (await sizeOf(path.join(app, 'node_modules'))) / 2 ** 20;
+      console.log(`installed package: ${megabytes.toFixed(1)} MB of node_modules`);
+      expect(megabytes).toBeLessThanOrEqual(MAX_INSTALL_MB);
+
+      const otelkit = (args: string[]) =>
+        execa(process.execPath, [path.join(app, 'node_modules/otelkit/bin/otelkit.js'), ...args], {
+          cwd: app,
+          reject: false,
+        });
+      expect((await otelkit(['init'])).exitCode).toBe(0);
+      const generated = await otelkit(['generate']);
+      expect({ code: generated.exitCode, stderr: generated.stderr }).toEqual({
+        code: 0,
+        stderr: expect.stringMatching(/written/),
+      });
+
+      // the build scripts ship in the package: a tool installs from there (cached here: at once)
+      const tools = await otelkit(['tools', 'install', '--only', 'promtool']);
+      expect({ code: tools.exitCode, stdout: tools.stdout }).toEqual({
+        code: 0,
+        stdout: expect.stringMatching(/^promtool=\//m),
+      });
+
+      // a plain app under the generated preload, exporting to a receiver in this test
+      const received = new Map<string, number>();
+      const receiver = http.createServer((req, res) => {
+        req.resume().on('end', () => {
+          received.set(req.url!, (received.get(req.url!) ?? 0) + 1);
+          res.end();
+        });
+      });
+      const receiverPort = await freePort();
+      await new Promise<void>((resolve) => receiver.listen(receiverPort, '127.0.0.1', resolve));
+      await writeFile(
+        path.join(app, 'app.mjs'),
+        "import http from 'node:http';\n" +
+          "http.createServer((req, res) => { console.log('served', req.url); res.end('ok'); })\n" +
+          "  .listen(Number(process.env.PORT), '127.0.0.1');\n",
+      );
+      const appPort = await freePort();
+      const child = spawn(process.execPath, ['app.mjs'], {
+        cwd: app,
+        env: {
+          ...process.env,
+          PORT: String(appPort),
+          NODE_OPTIONS: '--import ./preload/api.mjs',
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`,
+          OTEL_BSP_SCHEDULE_DELAY: '200',
+          OTEL_BLRP_SCHEDULE_DELAY: '200',
+          OTEL_METRIC_EXPORT_INTERVAL: '1000',
+        },
+      });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      try {
+        const deadline = Date.now() + 20_000;
+        let answered = false;
+        while (!answered && Date.now() < deadline) {
+          answered = await fetch(`http://127.0.0.1:${appPort}/orders/1`).then(
+            (r) => r.ok,
+            () => false,
+          );
+          if (!answered) await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        expect(answered).toBe(true);
+        while (
+          Date.now() < deadline &&
+          !['/v1/traces', '/v1/metrics', '/v1/logs'].every((p) => received.has(p))
+        )
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        expect([...received.keys()].sort()).toEqual(['/v1/logs', '/v1/metrics', '/v1/traces']);
+        const line = JSON.parse(stdout.split('\n').find((l) => l.includes('served /orders/1'))!) as Record<
+          string,
+          unknown
+        >;
+        expect(line).toMatchObject({
+          service: 'api',
+          level: 'info',
+          trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+        });
+      } finally {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => receiver.close(resolve));
+      }
+    },
+    5 * 60_000,
+  );
+});

@@ -7,7 +7,7 @@ import {
   SPAN_ID,
   TRACE_ID,
   UTC_TIMESTAMP,
-} from '../runtime/standard.ts';
+} from '../../runtime/standard.ts';
 
 /**
  * `otelkit check logs`: JSON log lines from any runtime against the standard's schema. Required

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEBUG_SECRET_ENV, MAX_DEBUG_TOKEN_TTL_MS, mintDebugToken } from '../runtime/preload/debug-token.ts';
+import { DEBUG_SECRET_ENV, MAX_DEBUG_TOKEN_TTL_MS, mintDebugToken } from '../../runtime/debug-token.ts';
 import { DURATION_HINT, parseDuration } from '../model/duration.ts';
 import { UsageError, type Io } from './io.ts';
 

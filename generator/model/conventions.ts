@@ -58,7 +58,7 @@ export const SPAN_METRIC_DIMENSIONS = [
 export const RAW_URL_ATTRIBUTES = ['url.full', 'url.path', 'url.query', 'http.target', 'http.url'] as const;
 
 /** Health and scrape routes every runtime leaves untraced: one list, in the runtime's contract. */
-export { HEALTH_ROUTES } from '../runtime/standard.ts';
+export { HEALTH_ROUTES } from '../../runtime/standard.ts';
 
 /** Resilience metrics of the observability contract, as Prometheus names them (counters end in _total). */
 export const RESILIENCE_METRICS = [

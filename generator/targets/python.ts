@@ -6,7 +6,7 @@ import type { Model, ServiceModel } from '../model/model.ts';
 import type { Artifact, Target } from './artifact.ts';
 
 /**
- * The Python bootstrap: the runtime's sources (real .py files in generator/runtime/python, linted and
+ * The Python bootstrap: the runtime's sources (real .py files in runtime/python, linted and
  * tested as Python) copied to preload/python/, plus one settings file per Python service. The env file
  * of each Python service (service-env.ts) puts preload/python on PYTHONPATH and names the service, so
  * `opentelemetry-instrument` finds the bootstrap's entry points and the bootstrap its settings.
@@ -80,8 +80,8 @@ let sources: SourceFile[] | undefined;
 function runtimeSources(): SourceFile[] {
   if (sources) return sources;
   const candidates = [
-    fileURLToPath(new URL('../runtime/python/', import.meta.url)),
-    fileURLToPath(new URL('../../../generator/runtime/python/', import.meta.url)),
+    fileURLToPath(new URL('../../runtime/python/', import.meta.url)),
+    fileURLToPath(new URL('../../../runtime/python/', import.meta.url)),
   ];
   for (const root of candidates) {
     let entries;
@@ -105,7 +105,7 @@ function runtimeSources(): SourceFile[] {
       .sort((a, b) => a.relative.localeCompare(b.relative));
     return sources;
   }
-  throw new Error('internal: the Python bootstrap sources (generator/runtime/python) are missing');
+  throw new Error('internal: the Python bootstrap sources (runtime/python) are missing');
 }
 
 export const pythonTarget: Target = {

@@ -383,7 +383,7 @@ describe('the standard, row by row: the Python bootstrap (FastAPI on uvicorn)', 
         '-c',
         'import json; from otelkit_bootstrap import resilience as r; print(json.dumps({"events": r.EVENTS, "states": r.STATE_VALUE}))',
       ],
-      { cwd: path.join(REPO, 'generator/runtime/python'), encoding: 'utf8' },
+      { cwd: path.join(REPO, 'runtime/python'), encoding: 'utf8' },
     );
     const tables = JSON.parse(result.stdout) as { events: Record<string, string>; states: object };
     expect(tables.events).toEqual(

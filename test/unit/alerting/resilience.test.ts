@@ -2,7 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { buildCatalogue } from '../../../generator/alerting/catalogue.ts';
 import { loadSpec } from '../../../generator/spec/load.ts';
-import { BREAKER_STATE_VALUE } from '../../../generator/runtime/preload/resilience.ts';
+import { BREAKER_STATE_VALUE } from '../../../runtime/node/instrument/resilience.ts';
 import { REPO } from '../../support/helpers.ts';
 
 /**

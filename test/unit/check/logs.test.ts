@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { RESILIENCE_EVENTS } from '../../../generator/runtime/standard.ts';
+import { RESILIENCE_EVENTS } from '../../../runtime/standard.ts';
 import { REPO, cli, tempDir } from '../../support/helpers.ts';
 
 const SPEC = path.join(REPO, 'examples/shop/otelkit.yaml');

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { buildDashboards } from '../../../generator/dashboards/dashboards.ts';
-import { BREAKER_STATE_VALUE } from '../../../generator/runtime/preload/resilience.ts';
+import { BREAKER_STATE_VALUE } from '../../../runtime/node/instrument/resilience.ts';
 import { loadSpec } from '../../../generator/spec/load.ts';
 import { REPO } from '../../support/helpers.ts';
 

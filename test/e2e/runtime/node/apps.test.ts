@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mintDebugToken } from '../../../../generator/runtime/preload/debug-token.ts';
+import { mintDebugToken } from '../../../../runtime/debug-token.ts';
 import { secretValues } from '../../../support/preload-corpus.ts';
 import {
   MAX_ROUTES,

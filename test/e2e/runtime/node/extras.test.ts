@@ -9,7 +9,7 @@ import type { Model } from '../../../../generator/model/model.ts';
 import { RESILIENCE_METRICS } from '../../../../generator/model/conventions.ts';
 import { loadSpec } from '../../../../generator/spec/load.ts';
 import { serviceEnvTarget } from '../../../../generator/targets/service-env.ts';
-import { RESILIENCE_METRIC_NAMES } from '../../../../generator/runtime/preload/resilience.ts';
+import { RESILIENCE_METRIC_NAMES } from '../../../../runtime/node/instrument/resilience.ts';
 import { REPO, freePort, tempDir } from '../../../support/helpers.ts';
 import {
   appDirectory,

@@ -8,7 +8,7 @@ import {
   createRedactor,
   re2ToRegExp,
   replacePattern,
-} from '../../../../generator/runtime/preload/redact.ts';
+} from '../../../../runtime/node/redact/redact.ts';
 import { HOSTILE_ARGUMENTS, HOSTILE_TEXT, REDACTION_GAPS } from '../../../support/preload-corpus.ts';
 import {
   appDirectory,

@@ -18,7 +18,7 @@ import {
   type Receiver,
 } from '../../../support/preload-harness.ts';
 import { startMariaDb, startPostgres, startRedis, type Server } from '../../../support/servers.ts';
-import { uncoveredLibraries } from '../../../../generator/runtime/preload/libraries.ts';
+import { uncoveredLibraries } from '../../../../runtime/node/instrument/libraries.ts';
 
 const IMPORTS: Record<ModuleKind, string> = {
   commonjs: `const Koa = require('koa');

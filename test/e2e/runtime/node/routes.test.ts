@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { canonicalRoute, routeShape } from '../../../../generator/runtime/preload/routes.ts';
+import { canonicalRoute, routeShape } from '../../../../runtime/node/instrument/routes.ts';
 import {
   MAX_ROUTES,
   ROUTES,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkLogs } from '../../../../generator/check/logs.ts';
-import { RESILIENCE_EVENTS } from '../../../../generator/runtime/standard.ts';
+import { RESILIENCE_EVENTS } from '../../../../runtime/standard.ts';
 import { secretValues } from '../../../support/preload-corpus.ts';
 import { startProtobufReceiver, type ProtobufReceiver } from '../../../support/otlp-receiver.ts';
 import {

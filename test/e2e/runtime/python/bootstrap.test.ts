@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadSpec } from '../../../../generator/spec/load.ts';
 import { generateArtifacts } from '../../../../generator/targets/index.ts';
 import { HEALTH_ROUTES, PYTHON_SETTINGS_SCHEMA, pythonTarget } from '../../../../generator/targets/python.ts';
-import { RESILIENCE_EVENTS } from '../../../../generator/runtime/standard.ts';
+import { RESILIENCE_EVENTS } from '../../../../runtime/standard.ts';
 import { RESILIENCE_METRICS } from '../../../../generator/model/conventions.ts';
 import { REPO } from '../../../support/helpers.ts';
 import { startProtobufReceiver } from '../../../support/otlp-receiver.ts';
@@ -57,7 +57,7 @@ describe('the generated Python bootstrap', () => {
         'import json,sys; from otelkit_bootstrap.settings import parse; s = parse(json.load(sys.stdin), "x"); print(s.service, s.log_level, len(s.value_patterns))',
       ],
       {
-        cwd: path.join(REPO, 'generator/runtime/python'),
+        cwd: path.join(REPO, 'runtime/python'),
         env: NO_BYTECODE,
         input: JSON.stringify((settings as { content: unknown }).content),
         encoding: 'utf8',
@@ -325,7 +325,7 @@ describe("the bootstrap's copy of the standard's tables", () => {
         '-c',
         'import json; from otelkit_bootstrap import resilience as r; print(json.dumps({"events": r.EVENTS, "states": r.STATE_VALUE, "metrics": r.METRICS}))',
       ],
-      { cwd: path.join(REPO, 'generator/runtime/python'), env: NO_BYTECODE, encoding: 'utf8' },
+      { cwd: path.join(REPO, 'runtime/python'), env: NO_BYTECODE, encoding: 'utf8' },
     );
     expect(result.stderr).toBe('');
     const tables = JSON.parse(result.stdout) as {
@@ -348,7 +348,7 @@ describe('settings checked on the Python side', () => {
         'import json,sys\nfrom otelkit_bootstrap.settings import parse, SettingsError\ntry:\n parse(json.load(sys.stdin), "svc.json")\nexcept SettingsError as e:\n print("\\n".join(e.problems)); sys.exit(1)',
       ],
       {
-        cwd: path.join(REPO, 'generator/runtime/python'),
+        cwd: path.join(REPO, 'runtime/python'),
         env: NO_BYTECODE,
         input: JSON.stringify(settings),
         encoding: 'utf8',

@@ -12,6 +12,7 @@ import {
   type SeriesInput,
   type Severity,
 } from './definitions.ts';
+import { MEMORY_LIMITER_SHARE, tracesPerSecond } from '../model/capacity.ts';
 import { tailDecisionWaitMs, tailSamplingTraces } from '../model/sampling.ts';
 import { num, perSignalRate } from '../model/promql.ts';
 import { BACKEND_JOBS } from './scrape-jobs.ts';
@@ -293,15 +294,15 @@ function tailSamplingEvictingAlert(model: Model): AlertDefinition {
     ] satisfies AlertCase[],
     runbook: {
       service: undefined,
-      meaning: `More traces start per second than the tail sampler can hold for its decision wait: it holds ${tailSamplingTraces(model)} traces (collector.expected_traces_per_second ${model.collector.expectedTracesPerSecond} × ${num(waitMs / 1000)}s, twice over${model.collector.mode === 'gateway' ? `, shared by ${model.collector.gatewayReplicas} gateways` : ''}) and evicts the oldest when full. Nothing is dropped, but traces are sampled on part of their spans: the keep-errors and keep-slow policies can miss them.`,
+      meaning: `More traces start per second than the tail sampler can hold for its decision wait: it holds ${tailSamplingTraces(model)} traces (${tracesPerSecond(model.collector.load)} traces/s from collector.expected_load × ${num(waitMs / 1000)}s, twice over${model.collector.mode === 'gateway' ? `, shared by ${model.collector.gatewayReplicas} gateways` : ''}) and evicts the oldest when full. Nothing is dropped, but traces are sampled on part of their spans: the keep-errors and keep-slow policies can miss them.`,
       causes: [
-        'Traffic above collector.expected_traces_per_second.',
+        'Traffic above collector.expected_load (spans_per_second / spans_per_trace traces a second).',
         'A burst, or a retry storm multiplying traces.',
       ],
       steps: collectorSteps(`sum by (instance) (rate(${metric}{le="${le}"}[5m]))`),
       resolution: [
-        'Raise collector.expected_traces_per_second to the real peak and regenerate (it sizes num_traces); memory grows with it, so check collector.memory_limit_mib.',
-        'Or scale out: collector.mode: gateway with more gateway_replicas shares the traces.',
+        'Set collector.expected_load to the real peak and regenerate: it sizes num_traces, the memory limit and, in gateway mode, the gateway replicas (otelkit validate warns where values the spec sets cannot carry it).',
+        'Or scale out: collector.mode: gateway shares the traces over the gateways.',
       ],
     },
   };
@@ -350,7 +351,7 @@ export function pipelineAlerts(model: Model): AlertDefinition[] {
       silentName: 'stays silent without refusals',
       timing: { fireAt: '12m', fireSteps: 15, resolveAt: '25m' },
       runbook: {
-        meaning: `The Collector refuses data: its memory limiter (limit ${Math.floor(model.collector.memoryLimitMib * 0.8)} MiB) is over the limit.`,
+        meaning: `The Collector refuses data: its memory limiter (limit ${Math.floor(model.collector.memoryLimitMib * MEMORY_LIMITER_SHARE)} MiB) is over the limit.`,
         causes: [
           'A traffic spike.',
           'A backend outage filling memory with retries.',

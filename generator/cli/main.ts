@@ -6,7 +6,7 @@ import { ForeignFilesError, OutputError, diffOutput, render, specLabel, writeOut
 import { generateArtifacts } from '../targets/index.ts';
 import { jsonSchema } from '../spec/json-schema.ts';
 import { runInit } from './init.ts';
-import { runValidate } from './validate.ts';
+import { printWarnings, runValidate } from './validate.ts';
 import { runVerify } from './verify.ts';
 import { runVerifyKubernetes } from './verify-kubernetes.ts';
 import { runDebugToken } from './debug-token.ts';
@@ -183,6 +183,7 @@ async function generate(
 ): Promise<number> {
   const specFile = resolveSpec(io, given);
   const loaded = await loadSpec(specFile, display(io, specFile));
+  printWarnings(io, loaded);
   const outDir = path.resolve(io.cwd, out ?? '.');
   const files = render(generateArtifacts(loaded.model), specLabel(specFile, outDir));
   if (check) {

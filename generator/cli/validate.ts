@@ -2,10 +2,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { render, writeOutput } from '../emit/emit.ts';
+import { formatProblem } from '../spec/diagnostics.ts';
 import type { LoadedSpec } from '../spec/load.ts';
 import { generateArtifacts } from '../targets/index.ts';
 import { TOOL_CHECKS, type ToolCheckResult } from '../validate/index.ts';
 import type { Io } from './io.ts';
+
+/**
+ * Sizing warnings (capacity.ts), located like spec problems. They never change the exit code: the
+ * spec is valid and its output works, it is only smaller than the load it declares.
+ */
+export function printWarnings(io: Io, loaded: LoadedSpec): void {
+  for (const warning of loaded.warnings)
+    io.err(formatProblem({ ...warning, message: `warning: ${warning.message}` }));
+}
 
 /**
  * The spec is already valid when this runs. Renders everything into a scratch directory and runs
@@ -13,6 +23,7 @@ import type { Io } from './io.ts';
  */
 export async function runValidate(io: Io, loaded: LoadedSpec): Promise<number> {
   io.err(`${loaded.file}: spec is valid (${loaded.model.services.length} services)`);
+  printWarnings(io, loaded);
   const files = render(generateArtifacts(loaded.model), 'validate');
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'otelkit-validate-'));
   try {

@@ -1,3 +1,4 @@
+import type { LoadModel, QueueItems, SizingFinding } from './capacity.ts';
 import type { Component } from './versions.ts';
 
 /**
@@ -133,12 +134,17 @@ export interface RedactionModel {
   valuePatterns: { name: string; regex: string }[];
 }
 
+/** Replicas, memory and queues are the sized values (capacity.ts): the spec's where it sets them. */
 export interface CollectorModel {
   mode: 'single' | 'gateway';
+  /** The load the spec declares (collector.expected_load). */
+  load: LoadModel;
   gatewayReplicas: number;
   memoryLimitMib: number;
-  expectedTracesPerSecond: number;
-  persistentQueue: { enabled: boolean; directory: string; queueSize: number };
+  persistentQueue: { enabled: boolean; directory: string };
+  queueItems: QueueItems;
+  /** Where the declared load and the spec's own values disagree: warnings, located by the loader. */
+  sizingFindings: SizingFinding[];
   debugExporter: boolean;
 }
 

@@ -1,3 +1,4 @@
+import { TAIL_SAMPLING_HEADROOM, tracesPerSecond } from './capacity.ts';
 import type { Model } from './model.ts';
 
 /**
@@ -26,7 +27,10 @@ function callBudgetMs(dependency: Model['services'][number]['dependencies'][numb
  * exhausts its dependencies' timeouts and retries (called one after another) plus the SDK export
  * delay would outlast it; a shorter wait decides on half a trace and sends the rest apart.
  */
-export function tailDecisionWaitMs(model: Model): number {
+export function tailDecisionWaitMs(model: {
+  services: Model['services'];
+  signals: { traces: Pick<Model['signals']['traces'], 'decisionWaitMs'> };
+}): number {
   const longestRequestMs = Math.max(
     0,
     ...model.services.map((service) =>
@@ -39,13 +43,11 @@ export function tailDecisionWaitMs(model: Model): number {
 
 /** The processor's own default buffer, kept as the floor: small stacks get what they always had. */
 const TAIL_SAMPLING_MIN_TRACES = 50_000;
-/** Room for bursts above the expected peak before a trace is evicted undecided. */
-const TAIL_SAMPLING_HEADROOM = 2;
 
 /** Traces per second one tail-sampling Collector sees: the gateways share them by trace id. */
 export function tracesPerSamplingCollector(model: Model): number {
   const samplers = model.collector.mode === 'gateway' ? model.collector.gatewayReplicas : 1;
-  return Math.ceil(model.collector.expectedTracesPerSecond / samplers);
+  return Math.ceil(tracesPerSecond(model.collector.load) / samplers);
 }
 
 /**

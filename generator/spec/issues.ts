@@ -103,11 +103,27 @@ export function issuesToProblems(
   return problems;
 }
 
+/** Keys that state the load as an earlier otelkit did, or in traces, and what states it now. */
+const MOVED_KEYS: Readonly<Record<string, { to: string; message: string }>> = {
+  expected_traces_per_second: {
+    to: 'expected_load',
+    message:
+      'the load is declared in expected_load now; write expected_load.spans_per_second (traces per second × expected_load.spans_per_trace, 10 unless set)',
+  },
+  traces_per_second: {
+    to: 'spans_per_trace',
+    message:
+      'the load counts spans, and traces per second follow from spans_per_second / spans_per_trace; write spans_per_second as traces per second × spans_per_trace',
+  },
+};
+
 function unknownKeyMessage(key: string, allowed: readonly string[]): string {
   const secret = SECRET_KEY_REPLACEMENTS[key];
   if (secret && allowed.includes(secret)) {
     return `unknown key "${key}": secrets never go in the spec; put it in a file and set ${secret} to its path`;
   }
+  const moved = MOVED_KEYS[key];
+  if (moved && allowed.includes(moved.to)) return `unknown key "${key}": ${moved.message}`;
   const suggestion = closest(key, allowed);
   const hint = suggestion ? `did you mean "${suggestion}"?` : `remove it`;
   return `unknown key "${key}"; ${hint} (allowed here: ${allowed.join(', ')})`;

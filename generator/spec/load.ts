@@ -18,6 +18,11 @@ export interface LoadedSpec {
   file: string;
   spec: ParsedSpec;
   model: Model;
+  /**
+   * Where the declared load and the spec's own values disagree (capacity.ts), located like spec
+   * problems; warnings: the spec is valid and generates.
+   */
+  warnings: Problem[];
 }
 
 /** The spec to use when none is named: one in `cwd`, or in this repository the bundled example. */
@@ -92,7 +97,11 @@ export function validateLoaded(loaded: Loaded, file: string): LoadedSpec {
   }
   const ruleProblems = checkRules(result.data);
   if (ruleProblems.length > 0) throw new SpecError(ruleProblems.map(locate));
-  return { file, spec: result.data, model: toModel(result.data) };
+  const model = toModel(result.data);
+  const warnings = model.collector.sizingFindings.map((finding) =>
+    locate({ rule: 'collector-sizing', path: finding.path, key: true, message: finding.message }),
+  );
+  return { file, spec: result.data, model, warnings };
 }
 
 /** In the order a reader meets them in the file. */

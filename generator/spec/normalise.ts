@@ -2,10 +2,13 @@ import { parseDuration } from '../model/duration.ts';
 import {
   BUILTIN_BLOCKED_KEYS,
   BUILTIN_VALUE_PATTERNS,
+  type CollectorModel,
   type Model,
   type ServiceModel,
 } from '../model/model.ts';
 import { PINNED } from '../model/versions.ts';
+import { sizeCollectors } from '../model/capacity.ts';
+import { tailDecisionWaitMs } from '../model/sampling.ts';
 import type { ParsedSpec } from './schema.ts';
 
 /**
@@ -140,22 +143,51 @@ function normalise(spec: ParsedSpec): Model {
     redaction: { blockedKeys, valuePatterns },
     alerting: spec.alerting,
     runbookBaseUrl: spec.runbooks?.base_url.replace(/\/+$/, ''),
-    collector: {
-      mode: spec.collector.mode,
-      gatewayReplicas: spec.collector.gateway_replicas,
-      memoryLimitMib: spec.collector.memory_limit_mib,
-      expectedTracesPerSecond: spec.collector.expected_traces_per_second,
-      persistentQueue: {
-        enabled: spec.collector.persistent_queue.enabled,
-        directory: spec.collector.persistent_queue.directory,
-        queueSize: spec.collector.persistent_queue.queue_size,
-      },
-      debugExporter: spec.collector.debug_exporter,
-    },
+    collector: collectorModel(spec, services),
     versions: {
       ...PINNED,
       ...Object.fromEntries(Object.entries(spec.versions).filter(([, v]) => v !== undefined)),
     },
     kubernetes: spec.kubernetes,
+  };
+}
+
+/** The Collectors as the spec sets them, and sized from its declared load where it does not. */
+function collectorModel(spec: ParsedSpec, services: ServiceModel[]): CollectorModel {
+  const { collector } = spec;
+  const queue = collector.persistent_queue;
+  const load = {
+    spansPerSecond: collector.expected_load.spans_per_second,
+    spansPerTrace: collector.expected_load.spans_per_trace,
+    logRecordsPerSecond: collector.expected_load.log_records_per_second,
+    dataPointsPerSecond: collector.expected_load.data_points_per_second,
+  };
+  const sizing = sizeCollectors({
+    mode: collector.mode,
+    load,
+    decisionWaitMs: tailDecisionWaitMs({
+      services,
+      signals: { traces: { decisionWaitMs: ms(spec.signals.traces.sampling.decision_wait) } },
+    }),
+    explicit: {
+      gatewayReplicas: collector.gateway_replicas,
+      memoryLimitMib: collector.memory_limit_mib,
+      queueBatches: queue.queue_size,
+    },
+    queue: {
+      persistent: queue.enabled,
+      outageMs: ms(queue.outage),
+      volume: spec.kubernetes.storage.collector_queue,
+    },
+  });
+  return {
+    mode: collector.mode,
+    load,
+    gatewayReplicas: sizing.gatewayReplicas,
+    memoryLimitMib: sizing.memoryLimitMib,
+    persistentQueue: { enabled: queue.enabled, directory: queue.directory },
+    queueItems: sizing.queueItems,
+    sizingFindings: sizing.findings,
+    debugExporter: collector.debug_exporter,
   };
 }

@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { RUNTIMES, SEVERITIES } from '../model/model.ts';
 import { DOCKER_HOST } from '../model/conventions.ts';
 import { DAY_MS, DURATION_HINT, MAX_DURATION_MS, formatDuration, parseDuration } from '../model/duration.ts';
+import {
+  MAX_GATEWAY_REPLICAS,
+  MIN_GATEWAY_REPLICAS,
+  MIN_MEMORY_LIMIT_MIB,
+  MIN_QUEUE_BATCHES,
+  QUEUE_BATCH_ITEMS,
+} from '../model/capacity.ts';
 import { PINNED, SUPPORTED, type Component } from '../model/versions.ts';
 
 /**
@@ -345,17 +352,50 @@ const collector = z
     gateway_replicas: z
       .int()
       .min(1)
-      .max(16)
-      .default(2)
-      .describe('gateway mode: number of gateway Collectors'),
-    memory_limit_mib: z.int().min(64).default(512).describe('hard memory limit of the Collector process'),
-    expected_traces_per_second: z
-      .int()
-      .min(1)
-      .max(10_000_000)
-      .default(100)
+      .max(MAX_GATEWAY_REPLICAS)
+      .optional()
       .describe(
-        'peak traces per second of all services together; sizes the tail samplers so that no trace is evicted before its sampling decision',
+        `gateway mode: number of gateway Collectors (default: sized from expected_load, at least ${MIN_GATEWAY_REPLICAS})`,
+      ),
+    memory_limit_mib: z
+      .int()
+      .min(64)
+      .optional()
+      .describe(
+        `hard memory limit of each Collector process (default: sized from expected_load and the tail samplers' wait, at least ${MIN_MEMORY_LIMIT_MIB})`,
+      ),
+    expected_load: z
+      .strictObject({
+        spans_per_second: z
+          .int()
+          .min(1)
+          .max(100_000_000)
+          .default(1000)
+          .describe('peak spans per second of all services together'),
+        spans_per_trace: z
+          .int()
+          .min(1)
+          .max(100_000)
+          .default(10)
+          .describe(
+            'average spans per trace; spans_per_second / spans_per_trace traces per second size the tail samplers so that none is evicted before its sampling decision',
+          ),
+        log_records_per_second: z
+          .int()
+          .min(0)
+          .max(100_000_000)
+          .default(1000)
+          .describe('peak log records per second of all services together'),
+        data_points_per_second: z
+          .int()
+          .min(0)
+          .max(100_000_000)
+          .default(1000)
+          .describe('peak metric data points per second the services send over OTLP'),
+      })
+      .prefault({})
+      .describe(
+        'the load the Collectors are sized for: gateway replicas, memory limits, tail-sampler and queue sizes; validate warns when set values cannot carry it',
       ),
     persistent_queue: z
       .strictObject({
@@ -364,8 +404,15 @@ const collector = z
         queue_size: z
           .int()
           .min(100)
-          .default(5000)
-          .describe('batches of 512 items (spans, points, log records) kept per exporter'),
+          .optional()
+          .describe(
+            `batches of ${QUEUE_BATCH_ITEMS} items (spans, points, log records) kept per exporter (default: the outage at expected_load, at least ${MIN_QUEUE_BATCHES}, within the queue volume or memory)`,
+          ),
+        outage: duration('backend outage the exporter queues hold expected_load through')
+          .default('10m')
+          .refine((text) => parseDuration(text)! >= 60_000, {
+            error: 'the outage the queues ride out must be at least 1m; write e.g. "10m"',
+          }),
       })
       .prefault({}),
     debug_exporter: z.boolean().default(false).describe('also print received telemetry to the Collector log'),

@@ -12,6 +12,7 @@ import { ID_PLACEHOLDERS, orderRoutes, routeRegex } from '../routes.ts';
 import { formatGoDuration } from '../model/duration.ts';
 import { tailDecisionWaitMs, tailSamplingTraces, tracesPerSamplingCollector } from '../model/sampling.ts';
 import type { Artifact, Target } from './artifact.ts';
+import { MEMORY_LIMITER_SHARE, MEMORY_SPIKE_SHARE, QUEUE_BATCH_ITEMS } from '../model/capacity.ts';
 
 /**
  * OpenTelemetry Collector configuration for the pinned Collector (see versions.ts).
@@ -69,8 +70,8 @@ const ottlString = (text: string) => JSON.stringify(text);
 
 function memoryLimiter(model: Model) {
   // leave headroom under the process limit for the Go runtime and spikes between checks
-  const limit = Math.floor(model.collector.memoryLimitMib * 0.8);
-  return { check_interval: '1s', limit_mib: limit, spike_limit_mib: Math.floor(limit * 0.25) };
+  const limit = Math.floor(model.collector.memoryLimitMib * MEMORY_LIMITER_SHARE);
+  return { check_interval: '1s', limit_mib: limit, spike_limit_mib: Math.floor(limit * MEMORY_SPIKE_SHARE) };
 }
 
 function resourceDetection() {
@@ -268,30 +269,24 @@ function spanMetrics(model: Model) {
   };
 }
 
-const BATCH = { flushTimeoutMs: 1_000, minItems: 512, maxItems: 4096 } as const;
-
-/**
- * The spec counts the queue in batches; the queue counts items (spans, points, log records),
- * because tail sampling releases one request per trace and a request-counted queue would hold
- * queue_size traces, not batches. A batch leaves once it holds BATCH.minItems.
- */
-export function queueCapacityItems(model: Model): number {
-  return model.collector.persistentQueue.queueSize * BATCH.minItems;
-}
+const BATCH = { flushTimeoutMs: 1_000, minItems: QUEUE_BATCH_ITEMS, maxItems: 4096 } as const;
 
 /**
  * Exporter-side batching, retry and a disk-backed queue so outages and restarts lose nothing:
  * retries never give up (max_elapsed_time 0), so data leaves the queue only when delivered or
  * refused as permanently invalid, and a full queue refuses new data (the pipeline alerts say so).
+ * The queue counts items (spans, points, log records), sized for the exporter's share of the load
+ * (capacity.ts): tail sampling releases one request per trace, so a request-counted queue would
+ * hold that many traces, not batches. A batch leaves once it holds BATCH.minItems.
  */
-function delivery(model: Model) {
+function delivery(model: Model, queueItems: number) {
   const { persistentQueue } = model.collector;
   return {
     retry_on_failure: { enabled: true, initial_interval: '1s', max_interval: '30s', max_elapsed_time: '0s' },
     sending_queue: {
       enabled: true,
       num_consumers: 4,
-      queue_size: queueCapacityItems(model),
+      queue_size: queueItems,
       sizer: 'items',
       ...(persistentQueue.enabled ? { storage: QUEUE_STORAGE } : {}),
       batch: {
@@ -305,21 +300,22 @@ function delivery(model: Model) {
 }
 
 function backendExporters(model: Model): Record<string, unknown> {
+  const queues = model.collector.queueItems.processing;
   const exporters: Record<string, unknown> = {
     [`${COMPONENT.otlpGrpcExporter}/tempo`]: {
       endpoint: ENDPOINTS.tempoOtlpGrpc,
       tls: { insecure: true },
-      ...delivery(model),
+      ...delivery(model, queues.traces),
     },
     [`${COMPONENT.otlpHttpExporter}/prometheus`]: {
       metrics_endpoint: `${ENDPOINTS.prometheus}/api/v1/otlp/v1/metrics`,
       compression: 'gzip',
-      ...delivery(model),
+      ...delivery(model, queues.metrics),
     },
     [`${COMPONENT.otlpHttpExporter}/loki`]: {
       logs_endpoint: `${ENDPOINTS.loki}/otlp/v1/logs`,
       compression: 'gzip',
-      ...delivery(model),
+      ...delivery(model, queues.logs),
     },
   };
   if (model.collector.debugExporter) exporters[COMPONENT.debugExporter] = { verbosity: 'basic' };
@@ -446,7 +442,7 @@ function agentConfig(model: Model): CollectorConfig {
   const gatewayOtlp = {
     endpoint: `${ENDPOINTS.gatewayHost}:${ENDPOINTS.collectorOtlpGrpc}`,
     tls: { insecure: true },
-    ...delivery(model),
+    ...delivery(model, model.collector.queueItems.agent.telemetry),
   };
   return {
     extensions,
@@ -466,7 +462,7 @@ function agentConfig(model: Model): CollectorConfig {
       [COMPONENT.loadBalancingExporter]: {
         routing_key: 'traceID',
         timeout: '5s',
-        ...delivery(model),
+        ...delivery(model, model.collector.queueItems.agent.traces),
         protocol: {
           otlp: {
             tls: { insecure: true },

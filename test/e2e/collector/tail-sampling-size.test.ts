@@ -31,7 +31,11 @@ const EVICTING = 'CollectorTailSamplingEvicting';
 describe('tail sampling size', () => {
   it('holds every trace of one decision wait at the expected peak, twice over, shared by the gateways', async () => {
     const single = await exampleModel('shop', (spec) => {
-      spec.collector = { ...spec.collector, expected_traces_per_second: 5000 };
+      // 5,000 traces of 10 spans a second
+      spec.collector = {
+        ...spec.collector,
+        expected_load: { spans_per_second: 50_000, spans_per_trace: 10 },
+      };
       spec.signals.traces.sampling.decision_wait = '30s';
     });
     const config = collectorTarget.generate(single)[0]!.content as Json;
@@ -41,7 +45,11 @@ describe('tail sampling size', () => {
     });
     expect(tailSamplingTraces(single)).toBeGreaterThanOrEqual(5000 * 30 * 2);
     const gateway = await exampleModel('gateway', (spec) => {
-      spec.collector = { ...spec.collector, expected_traces_per_second: 9000, gateway_replicas: 3 };
+      spec.collector = {
+        ...spec.collector,
+        expected_load: { spans_per_second: 36_000, spans_per_trace: 4 },
+        gateway_replicas: 3,
+      };
     });
     expect(tracesPerSamplingCollector(gateway)).toBe(3000);
     // the processor's own default stays the floor

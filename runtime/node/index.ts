@@ -20,18 +20,13 @@ import path from 'node:path';
 import { ADMIN_SERVER, startAdmin, type Admin } from './admin/admin.ts';
 import { EnterableContextManager } from './trace/context.ts';
 import { captureExceptions } from './logs/exceptions.ts';
-import {
-  CONCURRENCY_LIMIT,
-  logExporter,
-  metricExporter,
-  otlpOptions,
-  spanRedaction,
-} from './export/exporters.ts';
+import { CONCURRENCY_LIMIT, logExporter, metricExporter, otlpOptions } from './export/exporters.ts';
 import { DurationHistogram } from './metrics/histogram.ts';
 import { refuseRequests } from './instrument/http.ts';
 import { enableInstrumentations } from './instrument/registry.ts';
 import { captureConsole, createLogSink } from './logs/sink.ts';
 import { createRedactor } from './redact/redact.ts';
+import { logRedaction, spanRedaction } from './redact/signals.ts';
 import { createRouteLabeller } from './instrument/routes.ts';
 import { createSampler } from './trace/sampler.ts';
 import { DEFAULT_SETTINGS, type PreloadSettings } from './settings.ts';
@@ -171,7 +166,7 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
       json: traceOptions.protocol === 'http/json',
       resource,
       load: () => loadSpanTransport(traceOptions, CONCURRENCY_LIMIT),
-      prepare: spanRedaction(redactor, createRouteLabeller(settings.routes)),
+      redact: spanRedaction(redactor, createRouteLabeller(settings.routes)),
       redactText: redactor.text,
       onFailure: exportFailed('traces'),
       scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY, 5000),
@@ -211,8 +206,9 @@ function startUnsafe(settings: PreloadSettings, env: NodeJS.ProcessEnv, warn: (m
   const loggerProvider = new LoggerProvider({
     resource,
     processors: [
+      logRedaction(redactor, SCOPE),
       new BatchLogRecordProcessor({
-        exporter: logExporter(logOptions, redactor, exportFailed('logs')),
+        exporter: logExporter(logOptions, exportFailed('logs')),
         scheduledDelayMillis: positive(env.OTEL_BLRP_SCHEDULE_DELAY, 1000),
         maxQueueSize: positive(env.OTEL_BLRP_MAX_QUEUE_SIZE, 1024),
         maxExportBatchSize: positive(env.OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, 128),

@@ -5,19 +5,11 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { ReadableLogRecord, LogRecordExporter } from '@opentelemetry/sdk-logs';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { redactAttributes, type Redactor } from '../redact/redact.ts';
-import {
-  DEBUG_ATTRIBUTE,
-  FRONTEND_ATTRIBUTE,
-  REQUEST_ID_ATTRIBUTE,
-  type PreloadSettings,
-} from '../settings.ts';
+import type { PreloadSettings } from '../settings.ts';
 
 /**
  * OTLP exporters, loaded on first export rather than at start-up (they are the heaviest modules and
- * the first batch leaves seconds after the app is up), redacting each batch before it is encoded,
- * and warning once, not per batch, when the Collector cannot be reached.
+ * the first batch leaves seconds after the app is up), and warning once, not per batch, when the Collector cannot be reached.
  */
 
 type Signal = 'traces' | 'metrics' | 'logs';
@@ -69,7 +61,6 @@ class LazyExporter<T> {
   private loaded: Promise<Exporter<T>> | undefined;
 
   private readonly load: () => Promise<Exporter<T>>;
-  private readonly prepare: (items: T) => void;
   private readonly onFailure: (error: unknown) => void;
   private readonly handOff: boolean;
 
@@ -79,26 +70,13 @@ class LazyExporter<T> {
    * the old heap) for the whole round trip. The OTLP exporter bounds the requests in flight, and
    * shutdown and forceFlush still wait for them.
    */
-  constructor(
-    load: () => Promise<Exporter<T>>,
-    prepare: (items: T) => void,
-    onFailure: (error: unknown) => void,
-    handOff: boolean,
-  ) {
+  constructor(load: () => Promise<Exporter<T>>, onFailure: (error: unknown) => void, handOff: boolean) {
     this.load = load;
-    this.prepare = prepare;
     this.onFailure = onFailure;
     this.handOff = handOff;
   }
 
   export(items: T, done: (result: ExportResult) => void): void {
-    try {
-      this.prepare(items);
-    } catch (error) {
-      this.onFailure(error);
-      done({ code: 1, error: error as Error });
-      return;
-    }
     this.loaded ??= this.load();
     this.loaded.then(
       (exporter) => {
@@ -134,37 +112,7 @@ class LazyExporter<T> {
 /** Encoded batches in flight per signal; beyond this a batch is dropped (and warned about once). */
 export const CONCURRENCY_LIMIT = 8;
 
-/**
- * Attributes the preload itself sets from values it validated or computed (methods Node's parser
- * accepted, allow-listed frontends, numbers, route templates and request ids already redacted).
- */
-const SAFE_SPAN_KEYS: ReadonlySet<string> = new Set([
-  'http.request.method',
-  'http.response.status_code',
-  'http.route',
-  'url.scheme',
-  FRONTEND_ATTRIBUTE,
-  REQUEST_ID_ATTRIBUTE,
-  DEBUG_ATTRIBUTE,
-  'error.type',
-]);
-
-/**
- * Redacts spans in place before they are encoded; the preload's own validated attributes are
- * skipped. An instrumentation's `http.route` (Koa's router layers) gets the label the request's
- * metrics use.
- */
-export function spanRedaction(redactor: Redactor, labelRoute: (template: string) => string) {
-  return (span: ReadableSpan) => {
-    const attributes = span.attributes as Record<string, unknown>;
-    const route = attributes['http.route'];
-    if (typeof route === 'string') attributes['http.route'] = labelRoute(route);
-    redactAttributes(redactor, attributes, SAFE_SPAN_KEYS);
-    for (const event of span.events) redactAttributes(redactor, event.attributes as Record<string, unknown>);
-  };
-}
-
-export function logExporter(options: OtlpOptions, redactor: Redactor, onFailure: (e: unknown) => void) {
+export function logExporter(options: OtlpOptions, onFailure: (e: unknown) => void) {
   const { protocol, ...config } = options;
   const load = async () => {
     const module =
@@ -175,13 +123,7 @@ export function logExporter(options: OtlpOptions, redactor: Redactor, onFailure:
       ReadableLogRecord[]
     >;
   };
-  const prepare = (records: ReadableLogRecord[]) => {
-    for (const record of records) {
-      redactAttributes(redactor, record.attributes as Record<string, unknown>);
-      if (typeof record.body === 'string') (record as { body: unknown }).body = redactor.text(record.body);
-    }
-  };
-  return new LazyExporter(load, prepare, onFailure, true) as unknown as LogRecordExporter;
+  return new LazyExporter(load, onFailure, true) as unknown as LogRecordExporter;
 }
 
 export function metricExporter(options: OtlpOptions, onFailure: (e: unknown) => void): PushMetricExporter {
@@ -195,7 +137,7 @@ export function metricExporter(options: OtlpOptions, onFailure: (e: unknown) => 
         : await import('@opentelemetry/exporter-metrics-otlp-proto');
     return new module.OTLPMetricExporter({ ...config, temporalityPreference }) as Exporter<ResourceMetrics>;
   };
-  const lazy = new LazyExporter<ResourceMetrics>(load, () => undefined, onFailure, false);
+  const lazy = new LazyExporter<ResourceMetrics>(load, onFailure, false);
   return Object.assign(lazy, {
     selectAggregationTemporality: () => AggregationTemporality.CUMULATIVE,
   }) as unknown as PushMetricExporter;

@@ -4,7 +4,8 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Span } from '@opentelemetry/sdk-trace';
 import type { OtlpOptions } from './exporters.ts';
-import { ProtoBuffer, encodeRequest, encodeServerSpan, encodeSpan, type Scope } from '../otlp/spans.ts';
+import { ProtoBuffer, type Scope } from '../otlp/proto.ts';
+import { encodeRequest, encodeServerSpan, encodeSpan } from '../otlp/spans.ts';
 import type { DeferredServerSpan, ServerResponseFacts, ServerSpanProcessor } from '../trace/tracer.ts';
 
 /**
@@ -36,9 +37,9 @@ export interface EagerSpanProcessorOptions {
   resource: Resource;
   /** Loaded on the first export: the transport is not needed to start the app. */
   load(): Promise<SpanTransport>;
-  /** Redaction, applied to each span before it is encoded. */
-  prepare(span: ReadableSpan): void;
-  /** Redaction of a deferred server span's client-given values (path, user agent). */
+  /** Redaction of a span, applied in place as it ends, before it is queued or encoded. */
+  redact(span: ReadableSpan): void;
+  /** Redaction of a deferred server span's client-given values (path, user agent), as it ends. */
   redactText(text: string): string;
   onFailure(error: unknown): void;
   scheduledDelayMillis: number;
@@ -103,8 +104,14 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
       this.dropped++;
       return;
     }
-    if (this.options.json || !this.resourceReady) this.waiting.push(span);
-    else this.encode(span);
+    try {
+      // a span that cannot be redacted is not exported
+      this.options.redact(span);
+      if (this.options.json || !this.resourceReady) this.waiting.push(span);
+      else this.encode(span);
+    } catch (error) {
+      this.options.onFailure(error);
+    }
     this.scheduleFlush(queued + 1);
   }
 
@@ -121,7 +128,15 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
       return;
     }
     try {
-      encodeServerSpan(this.scopeBuffer(span.instrumentationScope), span, response, this.options.redactText);
+      const { redactText } = this.options;
+      const { path, userAgent } = span.facts;
+      encodeServerSpan(
+        this.scopeBuffer(span.instrumentationScope),
+        span,
+        response,
+        redactText(path),
+        userAgent ? redactText(userAgent) : undefined,
+      );
       this.encodedCount++;
     } catch (error) {
       this.options.onFailure(error);
@@ -149,7 +164,6 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
 
   private encode(span: ReadableSpan) {
     try {
-      this.options.prepare(span);
       encodeSpan(this.scopeBuffer(span.instrumentationScope), span);
       this.encodedCount++;
     } catch (error) {
@@ -177,7 +191,6 @@ export class EagerSpanProcessor implements ServerSpanProcessor {
       if (this.waiting.length === 0) return undefined;
       const spans = this.waiting;
       this.waiting = [];
-      for (const span of spans) this.options.prepare(span);
       return { body: transport.serializeJson!(spans), spanCount: spans.length };
     }
     if (this.encodedCount === 0) return undefined;

@@ -1,289 +1,49 @@
-import {
-  SpanStatusCode,
-  type Attributes,
-  type HrTime,
-  type Link,
-  type SpanContext,
-} from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { SpanStatusCode, type Attributes } from '@opentelemetry/api';
 import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE } from '../settings.ts';
-import { GeneratedSpanContext } from '../trace/tracer.ts';
+import type {
+  ExportedLink,
+  ExportedSpan,
+  ExportedSpanContext,
+  ServerResponseRecord,
+  ServerSpanRecord,
+} from '../trace/span.ts';
+import {
+  ProtoBuffer,
+  WIRE_FIXED32,
+  WIRE_FIXED64,
+  WIRE_LEN,
+  WIRE_VARINT,
+  attribute,
+  attributes,
+  copyBytes,
+  epochMs,
+  hexBytes,
+  hrTime,
+  putEpochMs,
+  putLength,
+  resource,
+  scope,
+  varintSize,
+  type Scope,
+} from './proto.ts';
 
 /**
- * OTLP protobuf encoding of spans, one span at a time as it ends, into a growing off-heap buffer.
- * The OpenTelemetry serializer encodes whole requests from span objects, so every span has to stay
- * alive until its batch is encoded; this writes each span the moment it ends and keeps only bytes.
- * The field order and encodings are exactly the reference serializer's (@opentelemetry/otlp-transformer),
- * and a test holds the two byte-for-byte equal over spans using every field.
+ * The OTLP trace serialiser: one span at a time as it ends (ExportTraceServiceRequest's spans),
+ * then the request around them. The OpenTelemetry serializer encodes whole requests from span
+ * objects, so every span has to stay alive until its batch is encoded; this writes each span the
+ * moment it ends and keeps only bytes. It reads the span model (trace/span.ts) and writes what it
+ * is given: redaction happened where the span ended. A test holds it byte-for-byte equal to the
+ * reference serializer (@opentelemetry/otlp-transformer) over spans using every field.
  */
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LEN = 2;
-const WIRE_FIXED32 = 5;
 const SPAN_FLAGS_HAS_IS_REMOTE = 0x100;
 const SPAN_FLAGS_IS_REMOTE = 0x200;
-
-const HEX = new Uint8Array(128);
-for (let digit = 0; digit < 16; digit++) {
-  HEX['0123456789abcdef'.charCodeAt(digit)] = digit;
-  HEX['0123456789ABCDEF'.charCodeAt(digit)] = digit;
-}
-
-const varintSize = (value: number) =>
-  value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5;
-
-export class ProtoBuffer {
-  buffer: Buffer;
-  pos = 0;
-
-  constructor(size = 16384) {
-    // memory of its own: a slice of Node's shared pool (64 KiB blocks since Node 24) would keep a
-    // whole block alive for as long as this buffer lives
-    this.buffer = Buffer.allocUnsafeSlow(Math.max(size, 16));
-  }
-
-  reset() {
-    this.pos = 0;
-  }
-
-  /** A copy of the bytes written, independent of later writes. */
-  bytes(): Buffer {
-    return Buffer.from(this.buffer.subarray(0, this.pos));
-  }
-
-  /** The bytes written, without copying; only for a buffer that is not written to again. */
-  view(): Buffer {
-    return this.buffer.subarray(0, this.pos);
-  }
-
-  /** Room for `extra` more bytes, growing the buffer when needed. */
-  ensure(extra: number) {
-    if (this.pos + extra <= this.buffer.length) return;
-    let size = this.buffer.length * 2;
-    while (size < this.pos + extra) size *= 2;
-    const grown = Buffer.allocUnsafeSlow(size);
-    this.buffer.copy(grown, 0, 0, this.pos);
-    this.buffer = grown;
-  }
-
-  varint(value: number) {
-    this.ensure(10);
-    const buffer = this.buffer;
-    if (value >= 0 && value <= 0xffffffff) {
-      let v = value >>> 0;
-      while (v > 127) {
-        buffer[this.pos++] = (v & 127) | 128;
-        v >>>= 7;
-      }
-      buffer[this.pos++] = v;
-      return;
-    }
-    let low: number;
-    let high: number;
-    if (value >= 0) {
-      low = value >>> 0;
-      high = (value / 4294967296) >>> 0;
-    } else {
-      const abs = Math.abs(value);
-      low = ~(abs >>> 0) >>> 0;
-      high = ~((abs / 4294967296) >>> 0) >>> 0;
-      low = (low + 1) >>> 0;
-      if (low === 0) high = (high + 1) >>> 0;
-    }
-    while (high > 0 || low > 127) {
-      buffer[this.pos++] = (low & 127) | 128;
-      low = ((low >>> 7) | (high << 25)) >>> 0;
-      high >>>= 7;
-    }
-    buffer[this.pos++] = low & 127;
-  }
-
-  tag(field: number, wire: number) {
-    this.varint((field << 3) | wire);
-  }
-
-  fixed32(value: number) {
-    this.ensure(4);
-    this.buffer.writeUInt32LE(value >>> 0, this.pos);
-    this.pos += 4;
-  }
-
-  double(value: number) {
-    this.ensure(8);
-    this.buffer.writeDoubleLE(value, this.pos);
-    this.pos += 8;
-  }
-
-  string(text: string) {
-    const length = text.length;
-    // short ASCII strings (keys, methods, routes, ids) are copied in JS: cheaper than a native call
-    if (length < 128) {
-      this.ensure(1 + length);
-      const buffer = this.buffer;
-      const start = this.pos;
-      let at = start + 1;
-      for (let i = 0; i < length; i++) {
-        const code = text.charCodeAt(i);
-        if (code > 127) {
-          at = -1;
-          break;
-        }
-        buffer[at++] = code;
-      }
-      if (at !== -1) {
-        buffer[start] = length;
-        this.pos = at;
-        return;
-      }
-    }
-    const bytes = Buffer.byteLength(text);
-    this.varint(bytes);
-    this.ensure(bytes);
-    this.pos += this.buffer.write(text, this.pos, 'utf8');
-  }
-
-  raw(bytes: Uint8Array) {
-    this.varint(bytes.length);
-    this.ensure(bytes.length);
-    this.buffer.set(bytes, this.pos);
-    this.pos += bytes.length;
-  }
-
-  /** Appends another buffer's bytes as they are (already tagged fields). */
-  append(other: ProtoBuffer) {
-    this.ensure(other.pos);
-    other.buffer.copy(this.buffer, this.pos, 0, other.pos);
-    this.pos += other.pos;
-  }
-
-  hexId(hex: string) {
-    const length = hex.length >>> 1;
-    this.ensure(1 + length);
-    this.buffer[this.pos] = length;
-    this.pos = hexBytes(this.buffer, this.pos + 1, hex);
-  }
-
-  /** An id's length and bytes, copied from where it was generated. */
-  idBytes(source: Buffer, at: number, length: number) {
-    this.ensure(1 + length);
-    this.buffer[this.pos] = length;
-    this.pos = copyBytes(this.buffer, this.pos + 1, source, at, length);
-  }
-
-  /** Reserves one length byte; `end` moves the content when the length needs more. */
-  begin(): number {
-    this.ensure(1);
-    return this.pos++;
-  }
-
-  end(start: number) {
-    const length = this.pos - start - 1;
-    const size = varintSize(length);
-    if (size > 1) {
-      this.ensure(size - 1);
-      this.buffer.copy(this.buffer, start + size, start + 1, this.pos);
-      this.pos += size - 1;
-    }
-    let at = start;
-    let v = length;
-    while (v > 127) {
-      this.buffer[at++] = (v & 127) | 128;
-      v >>>= 7;
-    }
-    this.buffer[at] = v;
-  }
-}
-
-function hrTime(out: ProtoBuffer, time: HrTime) {
-  out.ensure(8);
-  out.pos = putTimestamp(out.buffer, out.pos, time[0], time[1]);
-}
-
-/** Epoch milliseconds as the tracer's HrTime getters would give them, without the array. */
-function epochMs(out: ProtoBuffer, ms: number) {
-  out.ensure(8);
-  out.pos = putEpochMs(out.buffer, out.pos, ms);
-}
-
-function anyValue(out: ProtoBuffer, value: unknown) {
-  switch (typeof value) {
-    case 'string':
-      out.tag(1, WIRE_LEN);
-      out.string(value);
-      return;
-    case 'boolean':
-      out.tag(2, WIRE_VARINT);
-      out.varint(value ? 1 : 0);
-      return;
-    case 'number':
-      if (Number.isInteger(value) && value >= -(2 ** 63) && value < 2 ** 63) {
-        out.tag(3, WIRE_VARINT);
-        out.varint(value);
-      } else {
-        out.tag(4, WIRE_FIXED64);
-        out.double(value);
-      }
-      return;
-    case 'object':
-      if (value === null) return;
-      if (value instanceof Uint8Array) {
-        out.tag(7, WIRE_LEN);
-        out.raw(value);
-      } else if (Array.isArray(value)) {
-        out.tag(5, WIRE_LEN);
-        const list = out.begin();
-        for (const item of value) {
-          out.tag(1, WIRE_LEN);
-          const element = out.begin();
-          anyValue(out, item);
-          out.end(element);
-        }
-        out.end(list);
-      } else {
-        out.tag(6, WIRE_LEN);
-        const list = out.begin();
-        for (const key in value) {
-          if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
-          out.tag(1, WIRE_LEN);
-          const pair = out.begin();
-          keyValue(out, key, (value as Record<string, unknown>)[key]);
-          out.end(pair);
-        }
-        out.end(list);
-      }
-      return;
-    default:
-  }
-}
-
-function keyValue(out: ProtoBuffer, key: string, value: unknown) {
-  out.tag(1, WIRE_LEN);
-  out.string(key);
-  out.tag(2, WIRE_LEN);
-  const start = out.begin();
-  anyValue(out, value);
-  out.end(start);
-}
-
-function attribute(out: ProtoBuffer, field: number, key: string, value: unknown) {
-  out.tag(field, WIRE_LEN);
-  const start = out.begin();
-  keyValue(out, key, value);
-  out.end(start);
-}
-
-function attributes(out: ProtoBuffer, values: Attributes, field: number) {
-  for (const key in values) {
-    if (Object.prototype.hasOwnProperty.call(values, key)) attribute(out, field, key, values[key]);
-  }
-}
 
 const spanFlags = (traceFlags: number, isRemote: boolean | undefined) =>
   (traceFlags & 0xff) | SPAN_FLAGS_HAS_IS_REMOTE | (isRemote ? SPAN_FLAGS_IS_REMOTE : 0);
 
-function link(out: ProtoBuffer, value: Link) {
-  const context: SpanContext = value.context;
+function link(out: ProtoBuffer, value: ExportedLink) {
+  const context = value.context;
   // a link's fields 1-3 are a span's: trace id, span id, trace state
   spanIdentity(out, context, undefined);
   if (value.attributes) attributes(out, value.attributes, 4);
@@ -294,13 +54,17 @@ function link(out: ProtoBuffer, value: Link) {
 }
 
 /** Span fields 1-4 (trace id, span id, trace state, parent span id); links share 1-3. */
-function spanIdentity(out: ProtoBuffer, context: SpanContext, parent: SpanContext | undefined) {
+function spanIdentity(
+  out: ProtoBuffer,
+  context: ExportedSpanContext,
+  parent: ExportedSpanContext | undefined,
+) {
   out.tag(1, WIRE_LEN);
-  if (context instanceof GeneratedSpanContext && context.traceIdAt >= 0)
-    out.idBytes(context.idBytes, context.traceIdAt, 16);
+  const { idBytes, traceIdAt } = context;
+  if (idBytes !== undefined && traceIdAt !== undefined && traceIdAt >= 0) out.idBytes(idBytes, traceIdAt, 16);
   else out.hexId(context.traceId);
   out.tag(2, WIRE_LEN);
-  if (context instanceof GeneratedSpanContext) out.idBytes(context.idBytes, context.spanIdAt, 8);
+  if (idBytes !== undefined) out.idBytes(idBytes, context.spanIdAt!, 8);
   else out.hexId(context.spanId);
   const traceState = context.traceState?.serialize();
   if (traceState) {
@@ -309,7 +73,7 @@ function spanIdentity(out: ProtoBuffer, context: SpanContext, parent: SpanContex
   }
   if (parent?.spanId) {
     out.tag(4, WIRE_LEN);
-    if (parent instanceof GeneratedSpanContext) out.idBytes(parent.idBytes, parent.spanIdAt, 8);
+    if (parent.idBytes !== undefined) out.idBytes(parent.idBytes, parent.spanIdAt!, 8);
     else out.hexId(parent.spanId);
   }
 }
@@ -319,8 +83,8 @@ function spanStatusAndFlags(
   out: ProtoBuffer,
   code: number,
   message: string | undefined,
-  context: SpanContext,
-  parent: SpanContext | undefined,
+  context: ExportedSpanContext,
+  parent: ExportedSpanContext | undefined,
 ) {
   out.tag(15, WIRE_LEN);
   const statusStart = out.begin();
@@ -336,7 +100,7 @@ function spanStatusAndFlags(
 }
 
 /** One `ScopeSpans.spans` entry (field 2): the span's tag, length and message. */
-export function encodeSpan(out: ProtoBuffer, span: ReadableSpan) {
+export function encodeSpan(out: ProtoBuffer, span: ExportedSpan) {
   out.tag(2, WIRE_LEN);
   const start = out.begin();
   const context = span.spanContext();
@@ -349,12 +113,12 @@ export function encodeSpan(out: ProtoBuffer, span: ReadableSpan) {
     out.tag(6, WIRE_VARINT);
     out.varint(kind);
   }
-  const lean = span as { startEpochMs?: number; endEpochMs?: number };
   out.tag(7, WIRE_FIXED64);
-  if (lean.startEpochMs !== undefined) epochMs(out, lean.startEpochMs);
+  const { startEpochMs, endEpochMs } = span;
+  if (startEpochMs !== undefined) epochMs(out, startEpochMs);
   else hrTime(out, span.startTime);
   out.tag(8, WIRE_FIXED64);
-  if (lean.endEpochMs !== undefined) epochMs(out, lean.endEpochMs);
+  if (endEpochMs !== undefined) epochMs(out, endEpochMs);
   else hrTime(out, span.endTime);
   if (span.attributes) attributes(out, span.attributes, 9);
   out.tag(10, WIRE_VARINT);
@@ -385,36 +149,19 @@ export function encodeSpan(out: ProtoBuffer, span: ReadableSpan) {
   out.end(start);
 }
 
-/** What encodeServerSpan needs of a deferred server span (see tracer.ts DeferredServerSpan). */
-export interface ServerSpanRecord {
-  spanContext(): SpanContext;
-  parentSpanContext: SpanContext | undefined;
-  facts: {
-    method: string;
-    path: string;
-    scheme: string;
-    requestId: string;
-    frontend: string;
-    debug: boolean;
-    userAgent: string | undefined;
-  };
-  startEpochMs: number;
-  endEpochMs: number;
-}
-
 /**
  * A server span straight from the request's facts: the same bytes encodeSpan writes for the
  * equivalent span object (attributes in the order the preload sets them), without building it.
- * `redactText` is applied to the two values that come from the client (path and user agent).
+ * `path` and `userAgent` are the two values that came from the client, as they leave the process
+ * (redacted where the span ended).
  */
 export function encodeServerSpan(
   out: ProtoBuffer,
   span: ServerSpanRecord,
-  response: { route: string; status: number; aborted: boolean },
-  redactText: (text: string) => string,
+  response: ServerResponseRecord,
+  path: string,
+  userAgent: string | undefined,
 ) {
-  const path = redactText(span.facts.path);
-  const userAgent = span.facts.userAgent ? redactText(span.facts.userAgent) : undefined;
   const start = out.pos;
   if (writeServerSpan(out, span, response, path, userAgent)) return;
   // a value that is not ASCII or is long, or a trace state: the general writer
@@ -425,7 +172,7 @@ export function encodeServerSpan(
 function writeServerSpanFields(
   out: ProtoBuffer,
   span: ServerSpanRecord,
-  response: { route: string; status: number; aborted: boolean },
+  response: ServerResponseRecord,
   path: string,
   userAgent: string | undefined,
 ) {
@@ -502,7 +249,7 @@ function stringAttributeSize(key: Uint8Array, length: number) {
 function writeServerSpan(
   out: ProtoBuffer,
   span: ServerSpanRecord,
-  response: { route: string; status: number; aborted: boolean },
+  response: ServerResponseRecord,
   path: string,
   userAgent: string | undefined,
 ): boolean {
@@ -552,17 +299,18 @@ function writeServerSpan(
   p = putLength(b, p, spanSize);
   b[p++] = 0x0a;
   b[p++] = 16;
-  if (context instanceof GeneratedSpanContext && context.traceIdAt >= 0)
-    p = copyBytes(b, p, context.idBytes, context.traceIdAt, 16);
+  const { idBytes, traceIdAt } = context;
+  if (idBytes !== undefined && traceIdAt !== undefined && traceIdAt >= 0)
+    p = copyBytes(b, p, idBytes, traceIdAt, 16);
   else p = hexBytes(b, p, context.traceId);
   b[p++] = 0x12;
   b[p++] = 8;
-  if (context instanceof GeneratedSpanContext) p = copyBytes(b, p, context.idBytes, context.spanIdAt, 8);
+  if (idBytes !== undefined) p = copyBytes(b, p, idBytes, context.spanIdAt!, 8);
   else p = hexBytes(b, p, context.spanId);
   if (hasParent) {
     b[p++] = 0x22;
     b[p++] = 8;
-    if (parent instanceof GeneratedSpanContext) p = copyBytes(b, p, parent.idBytes, parent.spanIdAt, 8);
+    if (parent.idBytes !== undefined) p = copyBytes(b, p, parent.idBytes, parent.spanIdAt!, 8);
     else p = hexBytes(b, p, parent.spanId);
   }
   b[p++] = 0x2a;
@@ -625,17 +373,6 @@ function writeServerSpan(
   return true;
 }
 
-/** Writes a length below 2^14; the caller checked. */
-function putLength(b: Buffer, p: number, length: number) {
-  if (length < 0x80) {
-    b[p] = length;
-    return p + 1;
-  }
-  b[p] = (length & 0x7f) | 0x80;
-  b[p + 1] = length >>> 7;
-  return p + 2;
-}
-
 /** Copies an ASCII string; -1 (and every later write is then discarded) at any other character. */
 function ascii(b: Buffer, p: number, text: string) {
   if (p < 0) return p;
@@ -660,50 +397,6 @@ function stringAttribute(b: Buffer, p: number, key: Uint8Array, value: string) {
   return ascii(b, p, value);
 }
 
-function copyBytes(b: Buffer, p: number, source: Uint8Array, at: number, length: number) {
-  for (let i = 0; i < length; i++) b[p + i] = source[at + i]!;
-  return p + length;
-}
-
-function hexBytes(b: Buffer, p: number, hex: string) {
-  for (let i = 0; i < hex.length; i += 2)
-    b[p++] = (HEX[hex.charCodeAt(i)]! << 4) | HEX[hex.charCodeAt(i + 1)]!;
-  return p;
-}
-
-/** A fixed64 nanosecond timestamp from epoch milliseconds, rounded as the HrTime conversion does. */
-function putEpochMs(b: Buffer, p: number, ms: number) {
-  const seconds = Math.trunc(ms / 1000);
-  return putTimestamp(b, p, seconds, Math.round((ms - seconds * 1000) * 1e6));
-}
-
-function putTimestamp(b: Buffer, p: number, seconds: number, nanos: number) {
-  // seconds * 1e9 + nanos exceeds 2^53, so the 64-bit value is assembled from two 32-bit halves
-  const lowSeconds = seconds & 0xffff;
-  const highSeconds = (seconds / 65536) >>> 0;
-  const fromLow = lowSeconds * 1e9;
-  const fromHigh = highSeconds * 1e9;
-  const lowWithCarry = (fromLow >>> 0) + ((((fromHigh & 0xffff) * 65536) >>> 0) + nanos);
-  const carry = Math.floor(lowWithCarry / 4294967296);
-  const high = (Math.floor(fromLow / 4294967296) + ((fromHigh / 65536) >>> 0) + carry) >>> 0;
-  const low = lowWithCarry >>> 0;
-  b[p] = low & 0xff;
-  b[p + 1] = (low >>> 8) & 0xff;
-  b[p + 2] = (low >>> 16) & 0xff;
-  b[p + 3] = low >>> 24;
-  b[p + 4] = high & 0xff;
-  b[p + 5] = (high >>> 8) & 0xff;
-  b[p + 6] = (high >>> 16) & 0xff;
-  b[p + 7] = high >>> 24;
-  return p + 8;
-}
-
-export interface Scope {
-  name: string;
-  version?: string;
-  schemaUrl?: string;
-}
-
 /**
  * Wraps encoded spans, grouped by scope, into one ExportTraceServiceRequest for the resource.
  * `resourceAttributes` are the resource's resolved attributes. Written into `out` from its start
@@ -723,29 +416,16 @@ export function encodeRequest(
   if (out.buffer.length < needed) out.buffer = Buffer.allocUnsafeSlow(needed);
   out.tag(1, WIRE_LEN);
   const resourceSpans = out.begin();
-  out.tag(1, WIRE_LEN);
-  const resource = out.begin();
-  attributes(out, resourceAttributes, 1);
-  out.tag(2, WIRE_VARINT);
-  out.varint(0);
-  out.end(resource);
-  for (const [scope, spans] of entries) {
+  resource(out, resourceAttributes);
+  for (const [scopeOf, spans] of entries) {
     if (spans.pos === 0) continue;
     out.tag(2, WIRE_LEN);
     const scopeSpans = out.begin();
-    out.tag(1, WIRE_LEN);
-    const scopeStart = out.begin();
-    out.tag(1, WIRE_LEN);
-    out.string(scope.name);
-    if (scope.version) {
-      out.tag(2, WIRE_LEN);
-      out.string(scope.version);
-    }
-    out.end(scopeStart);
+    scope(out, scopeOf);
     out.append(spans);
-    if (scope.schemaUrl) {
+    if (scopeOf.schemaUrl) {
       out.tag(3, WIRE_LEN);
-      out.string(scope.schemaUrl);
+      out.string(scopeOf.schemaUrl);
     }
     out.end(scopeSpans);
   }

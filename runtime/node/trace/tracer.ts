@@ -24,6 +24,7 @@ import {
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import { DEBUG_ATTRIBUTE, FRONTEND_ATTRIBUTE, REQUEST_ID_ATTRIBUTE } from '../settings.ts';
+import type { ExportedSpanContext, ServerResponseRecord } from './span.ts';
 import {
   SamplingDecision,
   type ReadableSpan,
@@ -62,7 +63,7 @@ const nonZero = (bytes: Buffer, start: number, end: number) => {
  * the random bytes they were made from, so the encoder copies 24 bytes instead of parsing 48 hex
  * digits per span. A used-up pool is replaced, never refilled, so those bytes stay as they were.
  */
-export class GeneratedSpanContext implements SpanContext {
+export class GeneratedSpanContext implements ExportedSpanContext {
   readonly traceId: string;
   readonly spanId: string;
   /** Set once, by the sampling decision, before the context is handed out. */
@@ -451,11 +452,7 @@ export interface ServerRequestFacts {
   userAgent: string | undefined;
 }
 
-export interface ServerResponseFacts {
-  route: string;
-  status: number;
-  aborted: boolean;
-}
+export type ServerResponseFacts = ServerResponseRecord;
 
 /** A processor that can take a server span as facts, without its span object. */
 export interface ServerSpanProcessor extends SpanProcessor {

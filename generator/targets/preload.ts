@@ -1,18 +1,20 @@
+import type { PreloadSettings } from '../../runtime/contract.ts';
 import type { Model, ServiceModel } from '../model/model.ts';
 import type { Artifact, Target } from './artifact.ts';
 import { LOOPBACK, httpUrl } from '../model/topology.ts';
 
 /**
- * One preload file per Node service: it starts the otelkit runtime with that service's settings.
- * The settings are a JSON literal so the file stays readable, diffable and free of generator code;
- * OTEL_* variables still override them at run time, inside the runtime.
+ * One preload file per Node service: it starts the otelkit runtime with that service's settings,
+ * built against the runtime's contract (runtime/contract.ts) and written as a JSON literal so the
+ * file stays readable, diffable and free of generator code; OTEL_* variables still override them
+ * at run time, inside the runtime.
  */
 
 /** The Collector tail-samples, so the SDK exports everything and lets it decide. */
 const SAMPLER = { type: 'parentbased_always_on' } as const;
 const DEFAULT_ENDPOINT = httpUrl('collector', { port: 'otlpHttp', host: LOOPBACK });
 
-export function preloadSettings(model: Model, service: ServiceModel) {
+export function preloadSettings(model: Model, service: ServiceModel): PreloadSettings {
   return {
     service: service.name,
     environment: model.environment,
@@ -37,7 +39,7 @@ export function preloadSettings(model: Model, service: ServiceModel) {
   };
 }
 
-const literal = (value: unknown) => JSON.stringify(value, null, 2);
+const literal = (value: PreloadSettings) => JSON.stringify(value, null, 2);
 
 export const preloadTarget: Target = {
   name: 'preload',

@@ -29,7 +29,7 @@ import { createRedactor } from './redact/redact.ts';
 import { logRedaction, spanRedaction } from './redact/signals.ts';
 import { createRouteLabeller } from './instrument/routes.ts';
 import { createSampler } from './trace/sampler.ts';
-import { DEFAULT_SETTINGS, type PreloadSettings } from './settings.ts';
+import { parseSettings, type PreloadSettings } from './settings.ts';
 import { EagerSpanProcessor, loadSpanTransport } from './export/span-export.ts';
 import { LeanTracerProvider } from './trace/tracer.ts';
 import {
@@ -116,7 +116,7 @@ export function start(given: Partial<PreloadSettings> = {}, env: NodeJS.ProcessE
   started = true;
   const warn = warnOnce();
   try {
-    startUnsafe({ ...DEFAULT_SETTINGS, ...given }, env, warn);
+    startUnsafe(parseSettings(given, warn), env, warn);
   } catch (error) {
     warn(`telemetry disabled, the preload could not start: ${(error as Error).message}`);
   }

@@ -1,51 +1,6 @@
-/**
- * What a generated preload file passes to `start`. Plain JSON, so the generator can write it as a
- * literal and the runtime needs nothing of the generator to read it.
- */
-export interface PreloadSettings {
-  service: string;
-  environment: string;
-  project: string;
-  /** Allowed X-Frontend-ID values; anything else is recorded as `unknown`. */
-  frontends: string[];
-  /** Route templates such as `/orders/{orderId}` or `/orders/:orderId`. */
-  routes: string[];
-  redaction: {
-    /** Lower-case keys whose values never leave the process. */
-    blockedKeys: string[];
-    /** Go RE2 syntax, as the Collector reads them; a leading `(?i)` becomes the `i` flag. */
-    valuePatterns: { name: string; regex: string }[];
-  };
-  sampler: { type: 'parentbased_always_on' | 'parentbased_traceidratio'; ratio?: number };
-  /** OTLP/HTTP base URL; OTEL_EXPORTER_OTLP_* variables take precedence. */
-  endpoint: string;
-  protocol?: 'http/protobuf' | 'http/json';
-  logLevel: 'debug' | 'info' | 'warn' | 'error';
-  histogramBucketsMs?: number[];
-  /** Distinct route values per service before the rest collapse into one overflow route. */
-  maxRoutes?: number;
-  /** Module system of the app, so ESM loader hooks are registered only where they are needed. */
-  module?: 'esm' | 'commonjs';
-  shutdownTimeoutMs?: number;
-  /** The service's dependencies; a critical one with an open circuit breaker makes the service not ready. */
-  dependencies?: { name: string; critical: boolean }[];
-  /** Health, readiness and metrics endpoints on their own port; absent when the spec does not ask. */
-  admin?: AdminSettings;
-}
+import type { PreloadSettings } from '../contract.ts';
 
-export interface AdminSettings {
-  port: number;
-  /** 127.0.0.1 by default; any other address requires the bearer token for details and metrics. */
-  bind: string;
-  /** The environment variable holding the bearer token for /health/detailed and /metrics. */
-  tokenEnv: string;
-  /** Serve Prometheus /metrics (resilience, request duration, runtime). */
-  metrics: boolean;
-  /** Readiness fails while the event loop's delay stays above this. */
-  eventLoopDelayMs: number;
-  /** `http` services are ready once they listen; workers once the preload has started. */
-  readyWhen: 'listening' | 'started';
-}
+export type { AdminSettings, PreloadSettings } from '../contract.ts';
 
 export const DEFAULT_SETTINGS: PreloadSettings = {
   service: 'unknown_service:node',
@@ -72,3 +27,95 @@ export const LOG_CLASS_ATTRIBUTE = 'log.class';
 export const CODE_FUNCTION_ATTRIBUTE = 'code.function.name';
 export const CODE_LINE_ATTRIBUTE = 'code.line.number';
 export const OVERFLOW_ROUTE = '/{other}';
+
+/** A setting's JSON shape, as `parseSettings` holds what a preload file passes to it. */
+interface Field {
+  expected: string;
+  valid(value: unknown): boolean;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isString = (value: unknown) => typeof value === 'string';
+const isNumber = (value: unknown) => typeof value === 'number' && Number.isFinite(value);
+const listOf = (item: (value: unknown) => boolean) => (value: unknown) =>
+  Array.isArray(value) && value.every(item);
+const field = (expected: string, valid: (value: unknown) => boolean): Field => ({ expected, valid });
+const STRING = field('a string', isString);
+const STRINGS = field('a list of strings', listOf(isString));
+
+/**
+ * Every setting of the contract, each with its shape (a setting added there without one here does
+ * not compile). Shapes only: values the runtime reads leniently (a sampler, protocol or log level
+ * it does not know, which it warns about or maps where it uses them) stay its to judge.
+ */
+const FIELDS: { readonly [Key in keyof PreloadSettings]-?: Field } = {
+  service: STRING,
+  environment: STRING,
+  project: STRING,
+  frontends: STRINGS,
+  routes: STRINGS,
+  redaction: field(
+    '{ blockedKeys: string[], valuePatterns: { name, regex }[] }',
+    (value) =>
+      isObject(value) &&
+      listOf(isString)(value.blockedKeys) &&
+      listOf((pattern) => isObject(pattern) && isString(pattern.name) && isString(pattern.regex))(
+        value.valuePatterns,
+      ),
+  ),
+  sampler: field(
+    '{ type: string, ratio?: number }',
+    (value) =>
+      isObject(value) && isString(value.type) && (value.ratio === undefined || isNumber(value.ratio)),
+  ),
+  endpoint: STRING,
+  protocol: STRING,
+  logLevel: STRING,
+  histogramBucketsMs: field('a list of numbers', listOf(isNumber)),
+  maxRoutes: field('a number', isNumber),
+  module: STRING,
+  shutdownTimeoutMs: field('a number', isNumber),
+  dependencies: field(
+    'a list of { name: string, critical: boolean }',
+    listOf(
+      (dependency) =>
+        isObject(dependency) && isString(dependency.name) && typeof dependency.critical === 'boolean',
+    ),
+  ),
+  admin: field(
+    '{ port, bind, tokenEnv, metrics, eventLoopDelayMs, readyWhen }',
+    (value) =>
+      isObject(value) &&
+      Number.isInteger(value.port) &&
+      isString(value.bind) &&
+      isString(value.tokenEnv) &&
+      typeof value.metrics === 'boolean' &&
+      isNumber(value.eventLoopDelayMs) &&
+      isString(value.readyWhen),
+  ),
+};
+
+/**
+ * The settings a preload file passed, over the defaults. A setting of the wrong shape costs a
+ * warning and keeps its default (or stays unset), so one bad value never disables the rest.
+ */
+export function parseSettings(given: unknown, warn: (message: string) => void): PreloadSettings {
+  const settings: Record<string, unknown> = { ...DEFAULT_SETTINGS };
+  if (given === undefined) return settings as unknown as PreloadSettings;
+  if (!isObject(given)) {
+    warn('the preload settings are not an object; using the defaults');
+    return settings as unknown as PreloadSettings;
+  }
+  for (const [key, value] of Object.entries(given)) {
+    const shape = (FIELDS as Record<string, Field | undefined>)[key];
+    if (!shape) warn(`unknown preload setting ${key}; ignored`);
+    else if (value === undefined) continue;
+    else if (shape.valid(value)) settings[key] = value;
+    else
+      warn(
+        `preload setting ${key} must be ${shape.expected}; ${key in settings ? 'using the default' : 'ignored'}`,
+      );
+  }
+  return settings as unknown as PreloadSettings;
+}

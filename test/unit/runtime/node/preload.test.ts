@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { runDebugToken } from '../../../../generator/cli/debug-token.ts';
 import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS } from '../../../../generator/model/model.ts';
@@ -13,7 +15,7 @@ import { createPathNormaliser } from '../../../../runtime/node/instrument/routes
 import { preloadTarget } from '../../../../generator/targets/preload.ts';
 import type { Model } from '../../../../generator/model/model.ts';
 import { SECRET_CORPUS, secretValues } from '../../../support/preload-corpus.ts';
-import { ROUTE_TEMPLATES } from '../../../support/helpers.ts';
+import { REPO, ROUTE_TEMPLATES } from '../../../support/helpers.ts';
 
 const TEMPLATES = ROUTE_TEMPLATES;
 
@@ -135,6 +137,43 @@ describe('preload target', () => {
     expect(api.format === 'text' && api.comment).toBe('slash');
     expect(api.format === 'text' && api.content).toContain("import { start } from 'otelkit/preload';");
     expect(api.format === 'text' && api.content).toContain('"endpoint": "http://127.0.0.1:4318"');
+  });
+});
+
+describe('preload settings, the contract between the generator and the runtime', () => {
+  it('every generated preload passes settings the runtime takes as they are, without a warning', async () => {
+    const files = (await readdir(path.join(REPO, 'preload'))).filter((file) => /\.[mc]js$/.test(file));
+    expect(files.length).toBeGreaterThan(1);
+    for (const file of files) {
+      const text = await readFile(path.join(REPO, 'preload', file), 'utf8');
+      const given = JSON.parse(/start\((\{[\s\S]*\})\);\n$/.exec(text)![1]!) as Record<string, unknown>;
+      const warnings: string[] = [];
+      const parsed = runtimeSettings.parseSettings(given, (message) => warnings.push(message));
+      expect({ file, warnings }).toEqual({ file, warnings: [] });
+      expect(parsed).toEqual({ ...runtimeSettings.DEFAULT_SETTINGS, ...given });
+    }
+  });
+
+  it('a setting of the wrong shape keeps its default with a warning, and the rest still apply', () => {
+    const warnings: string[] = [];
+    const parsed = runtimeSettings.parseSettings(
+      { service: 'api', routes: '/orders/{id}', maxRoutes: 'many', colour: 'blue', admin: { port: 9464 } },
+      (message) => warnings.push(message),
+    );
+    expect(parsed.service).toBe('api');
+    expect(parsed.routes).toEqual([]);
+    expect(parsed.maxRoutes).toBe(runtimeSettings.DEFAULT_SETTINGS.maxRoutes);
+    expect(parsed.admin).toBeUndefined();
+    expect(parsed).not.toHaveProperty('colour');
+    expect(warnings).toEqual([
+      'preload setting routes must be a list of strings; using the default',
+      'preload setting maxRoutes must be a number; using the default',
+      'unknown preload setting colour; ignored',
+      'preload setting admin must be { port, bind, tokenEnv, metrics, eventLoopDelayMs, readyWhen }; ignored',
+    ]);
+    expect(runtimeSettings.parseSettings(undefined, () => undefined)).toEqual(
+      runtimeSettings.DEFAULT_SETTINGS,
+    );
   });
 });
 

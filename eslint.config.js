@@ -12,18 +12,20 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // The runtimes run inside users' apps. The generator may read their contract (runtime/*.ts: the
+  // standard's tables, the settings a generated preload passes, the debug token) and nothing else
+  // of them; a runtime imports nothing of the generator, and the Node runtime nothing outside
+  // runtime/. Options of one rule do not merge across blocks, so each file matches one block.
   {
-    // The runtimes run inside users' apps: they import nothing of the generator (the generator
-    // may read their contract, generator/runtime/standard.ts, not the other way round).
-    files: ['generator/runtime/**/*.ts'],
+    files: ['generator/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
             {
-              regex: '^\\.\\./\\.\\./',
-              message: 'a runtime imports only runtime modules (shared facts: generator/runtime/standard.ts)',
+              regex: '(^|/)runtime/(?!(standard|contract|debug-token)\\.ts$)',
+              message: 'the generator reads only the runtime contract (runtime/*.ts), not a runtime',
             },
           ],
         },
@@ -31,12 +33,50 @@ export default tseslint.config(
     },
   },
   {
-    files: ['generator/runtime/*.ts'],
+    files: ['runtime/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
-          patterns: [{ regex: '^\\.\\./', message: 'the runtime contract imports nothing of the generator' }],
+          patterns: [
+            { regex: '^\\.\\./', message: 'the runtime contract imports nothing outside runtime/' },
+            { regex: '^otelkit(/|$)', message: 'the runtime contract imports nothing of the package' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['runtime/node/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(\\.\\./){2}', message: 'the Node runtime imports only runtime/ modules' },
+            {
+              regex: '^otelkit(/|$)',
+              message: 'the Node runtime imports nothing of the package (its generator)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['runtime/node/*/*.ts'],
+    // folders by concern are one level deep: three levels up leaves runtime/
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(\\.\\./){3}', message: 'the Node runtime imports only runtime/ modules' },
+            {
+              regex: '^otelkit(/|$)',
+              message: 'the Node runtime imports nothing of the package (its generator)',
+            },
+          ],
         },
       ],
     },

@@ -33,6 +33,25 @@ export default tseslint.config(
     },
   },
   {
+    // The lowest layer: the Model and the facts every layer reads import nothing above them, so a
+    // fact has one home and no layer circle can form through it.
+    files: ['generator/model/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./(?!\\.\\./runtime/(standard|contract|debug-token)\\.ts$)',
+              message:
+                'generator/model/ is the lowest layer: it imports nothing above it (the runtime contract aside)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['runtime/*.ts'],
     rules: {
       'no-restricted-imports': [

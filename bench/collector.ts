@@ -5,8 +5,11 @@
  * rising rates into stand-in OTLP receivers on the other core. A rate is sustained when every span
  * sent is accepted, none is refused (memory limiter), none fails to enqueue or export, and the tail
  * samplers evict no trace before deciding on it. The same binary on a minimal otlp -> otlp pipeline is
- * measured in the same run, so the ratio shows what the generated pipeline costs. Not a test: the
- * last stdout line is one JSON object.
+ * measured in the same run, so the ratio shows what the generated pipeline costs. With
+ * BENCH_SIGNALS=traces,logs,metrics it drives logs and metrics through both configs as well, for
+ * what a log record and a data point cost against a span (generator/model/capacity.ts reads these
+ * figures, and held_span_bytes, the resident memory a span costs while the tail samplers hold it).
+ * Not a test: the last stdout line is one JSON object.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -33,8 +36,16 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SPEC = process.env.BENCH_SPEC ?? 'examples/shop/otelkit.yaml';
 const STEP_S = Number(process.env.BENCH_STEP_S ?? 10);
-/** Offered loads in spans/s; 0 is telemetrygen unthrottled (as fast as its core and the Collector go). */
+/** Offered loads in items/s; 0 is telemetrygen unthrottled (as fast as its core and the Collector go). */
 const RATES = (process.env.BENCH_RATES ?? '2000,0').split(',').map(Number);
+/**
+ * What telemetrygen sends: traces (the figure generator/model/capacity.ts sizes by), and logs and
+ * metrics to see what a log record and a data point cost against a span.
+ */
+const SIGNALS = (process.env.BENCH_SIGNALS ?? 'traces').split(',') as Signal[];
+type Signal = 'traces' | 'logs' | 'metrics';
+/** The Collector's own counters of each signal's items, as its metrics name them. */
+const ITEMS: Record<Signal, string> = { traces: 'spans', logs: 'log_records', metrics: 'metric_points' };
 const CLOCK_TICKS = 100;
 const WORKERS = 4;
 /** telemetrygen's traces have a root and this many children */
@@ -125,7 +136,12 @@ function minimal(ports: Ports, sink: Awaited<ReturnType<typeof sinks>>) {
           readers: [{ pull: { exporter: { prometheus: { host: '127.0.0.1', port: ports.metrics } } } }],
         },
       },
-      pipelines: { traces: { receivers: ['otlp'], exporters: ['otlp_grpc/sink'] } },
+      pipelines: Object.fromEntries(
+        (['traces', 'logs', 'metrics'] as const).map((signal) => [
+          signal,
+          { receivers: ['otlp'], exporters: ['otlp_grpc/sink'] },
+        ]),
+      ),
     },
   };
 }
@@ -182,9 +198,10 @@ function parseSeconds(duration: string): number {
   return Number(match[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[match[2] as 'ms' | 's' | 'm' | 'h'];
 }
 
-function rssMib(pid: number): number {
+/** Peak (VmHWM) or current (VmRSS) resident memory of a process, in MiB. */
+function rssMib(pid: number, which: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  return Number(new RegExp(`${which}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
 }
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -195,14 +212,18 @@ function cpuSeconds(pid: number): number {
 }
 
 interface StepResult {
+  signal: Signal;
   offered: number | 'unthrottled';
+  accepted: number;
   acceptedPerS: number;
   cpuFraction: number;
-  /** accepted spans per CPU second of the Collector: its capacity on one core */
+  /** accepted items per CPU second of the Collector: its capacity on one core */
   perCore: number;
   refused: number;
   failed: number;
   evictedEarly: number;
+  /** Resident memory the step added: for traces, the spans the tail samplers still hold at its end. */
+  rssGrowthMib: number;
   clean: boolean;
 }
 
@@ -210,19 +231,22 @@ async function step(
   generator: string,
   ports: Ports,
   collector: ChildProcess,
+  signal: Signal,
   rate: number,
 ): Promise<StepResult> {
   const before = await counters(ports.metrics);
   const cpuBefore = cpuSeconds(collector.pid!);
+  const rssBefore = rssMib(collector.pid!, 'VmRSS');
   const started = performance.now();
-  // telemetrygen's --rate is spans per second per worker (root and children alike); 0 is as fast as it goes
+  // telemetrygen's --rate is items per second per worker (spans, root and children alike; log
+  // records; metrics of one data point each); 0 is as fast as it goes
   const run = await execa(
     'taskset',
     [
       '-c',
       LOAD_CORE,
       generator,
-      'traces',
+      signal,
       '--otlp-endpoint',
       `127.0.0.1:${ports.otlpGrpc}`,
       '--otlp-insecure',
@@ -230,8 +254,7 @@ async function step(
       String(rate / WORKERS),
       '--workers',
       String(WORKERS),
-      '--child-spans',
-      String(CHILD_SPANS),
+      ...(signal === 'traces' ? ['--child-spans', String(CHILD_SPANS)] : []),
       '--duration',
       `${STEP_S}s`,
     ],
@@ -241,20 +264,29 @@ async function step(
   // the exporters and tail samplers finish what they hold before the counters are read
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const cpu = cpuSeconds(collector.pid!) - cpuBefore;
+  // read before the decision wait ends: every span of the step is still held
+  const rssGrowthMib = rssMib(collector.pid!, 'VmRSS') - rssBefore;
   const after = await counters(ports.metrics);
   const delta = (name: string) => get(after, name) - get(before, name);
-  const accepted = delta('otelcol_receiver_accepted_spans');
-  const refused = delta('otelcol_receiver_refused_spans');
-  const failed = delta('otelcol_exporter_send_failed_spans') + delta('otelcol_exporter_enqueue_failed_spans');
-  const evictedEarly = get(after, earlyEvictionSeries) - get(before, earlyEvictionSeries);
+  const items = ITEMS[signal];
+  const accepted = delta(`otelcol_receiver_accepted_${items}`);
+  const refused = delta(`otelcol_receiver_refused_${items}`);
+  const failed =
+    delta(`otelcol_exporter_send_failed_${items}`) + delta(`otelcol_exporter_enqueue_failed_${items}`);
+  // only spans reach the tail samplers: traces an earlier step left behind are not this step's
+  const evictedEarly =
+    signal === 'traces' ? get(after, earlyEvictionSeries) - get(before, earlyEvictionSeries) : 0;
   return {
+    signal,
     offered: rate === 0 ? 'unthrottled' : rate,
+    accepted,
     acceptedPerS: Math.round(accepted / seconds),
     cpuFraction: Number((cpu / (seconds + 3)).toFixed(2)),
     perCore: Math.round(accepted / cpu),
     refused,
     failed,
     evictedEarly,
+    rssGrowthMib: Number(rssGrowthMib.toFixed(1)),
     clean:
       collector.exitCode === null &&
       run.exitCode === 0 &&
@@ -268,18 +300,21 @@ async function measure(label: string, binary: string, config: (ports: Ports) => 
   const dir = await mkdtemp(path.join(os.tmpdir(), `otelkit-bench-${label}-`));
   const ports = await collectorPorts();
   const collector = await startPinned(binary, config(ports), dir);
+  const idleRssMib = rssMib(collector.pid!, 'VmRSS');
   const results: StepResult[] = [];
   try {
-    for (const rate of RATES) {
-      const result = await step(generator, ports, collector, rate);
-      results.push(result);
-      console.error(
-        `${label.padEnd(9)} offered ${String(result.offered).padStart(11)}: accepted ${result.acceptedPerS} spans/s ` +
-          `at ${Math.round(result.cpuFraction * 100)}% of its core -> ${result.perCore} spans per CPU second; ` +
-          `refused ${result.refused}, failed ${result.failed}, evicted before the sampling decision ${result.evictedEarly}`,
-      );
-    }
-    return { results, rssMib: rssMib(collector.pid!) };
+    for (const signal of SIGNALS)
+      for (const rate of RATES) {
+        const result = await step(generator, ports, collector, signal, rate);
+        results.push(result);
+        const items = ITEMS[signal].replace('metric_points', 'data points').replace('_', ' ');
+        console.error(
+          `${label.padEnd(9)} ${signal.padEnd(7)} offered ${String(result.offered).padStart(11)}: accepted ${result.acceptedPerS} ${items}/s ` +
+            `at ${Math.round(result.cpuFraction * 100)}% of its core -> ${result.perCore} ${items} per CPU second; ` +
+            `refused ${result.refused}, failed ${result.failed}, evicted before the sampling decision ${result.evictedEarly}`,
+        );
+      }
+    return { results, rssMib: rssMib(collector.pid!), idleRssMib };
   } finally {
     collector.kill('SIGTERM');
     await new Promise((resolve) => collector.once('exit', resolve));
@@ -311,16 +346,27 @@ try {
     generator,
   );
   // capacity per core: CPU cost per span measured where nothing was refused or dropped
-  const capacity = (results: StepResult[]) =>
-    Math.max(0, ...results.filter((r) => r.clean).map((r) => r.perCore));
+  const capacity = (results: StepResult[], signal: Signal = 'traces') =>
+    Math.max(0, ...results.filter((r) => r.clean && r.signal === signal).map((r) => r.perCore));
   const perCore = capacity(pipeline.results);
   const minimalPerCore = capacity(baseline.results);
+  // what a log record and a data point cost against a span (generator/model/capacity.ts counts each as one)
+  const others = Object.fromEntries(
+    SIGNALS.filter((signal) => signal !== 'traces').map((signal) => [
+      `${ITEMS[signal].replace('metric_points', 'data_points')}_per_s_per_core`,
+      { generated: capacity(pipeline.results, signal), minimal: capacity(baseline.results, signal) },
+    ]),
+  );
   const sampler = generated.processors.tail_sampling as Json;
   // a trace waits decision_wait in a buffer of num_traces: past this rate traces are evicted undecided
   const samplerLimit = Math.round(
     (sampler.num_traces / parseSeconds(sampler.decision_wait)) * (CHILD_SPANS + 1),
   );
   const unclean = pipeline.results.find((r) => !r.clean);
+  function heldSpanBytes(results: StepResult[]) {
+    const first = results.find((r) => r.signal === 'traces');
+    return first ? Math.round((first.rssGrowthMib * 2 ** 20) / first.accepted) : undefined;
+  }
   console.log(
     `generated pipeline: ${perCore} spans/s per core (minimal otlp->otlp: ${minimalPerCore}, ratio ${(perCore / minimalPerCore).toFixed(2)}); ` +
       `peak RSS ${pipeline.rssMib.toFixed(0)} MiB; the tail samplers' buffer holds ${samplerLimit} spans/s ` +
@@ -335,7 +381,12 @@ try {
       ratio_vs_minimal: Number((perCore / minimalPerCore).toFixed(2)),
       minimal_spans_per_s_per_core: minimalPerCore,
       peak_rss_mib: Math.round(pipeline.rssMib),
+      idle_rss_mib: Math.round(pipeline.idleRssMib),
+      // resident bytes per span the tail samplers hold: the first traces step's growth over its spans
+      // (the decision wait outlasts a step; capacity.ts states SPAN_HEAP_BYTES)
+      held_span_bytes: heldSpanBytes(pipeline.results),
       tail_sampling_buffer_spans_per_s: samplerLimit,
+      ...others,
       steps: pipeline.results,
       step_s: STEP_S,
     }),

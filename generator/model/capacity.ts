@@ -18,9 +18,12 @@ export const MEASURED_SPANS_PER_CORE = 30_000;
 export const MEASURED_BY = 'bench:collector, generated pipeline on one core of a 2-core x86 VM, 2026-12';
 
 /**
- * Log records and data points are not measured (the bench drives traces only). Each counts as one
- * span: it passes fewer processors than a span (no span metrics, no tail sampling), so this
- * overstates their cost rather than hiding it.
+ * A log record and a data point cost less than a span: they skip span metrics and tail sampling.
+ * `BENCH_SIGNALS=traces,logs,metrics npm run bench:collector` (2026-12-02, two runs on the same
+ * VM while other builds ran, so the figures are low) gave per CPU second at 2,000 items/s each:
+ * 18,540-20,810 spans, 25,361-27,138 log records, 41,252-45,421 data points; a log record ~0.75
+ * of a span, a data point ~0.45. Each still counts as one span: those runs were too noisy to
+ * plan by, and overstating them errs towards one gateway more.
  */
 export const SPANS_PER_LOG_RECORD = 1;
 export const SPANS_PER_DATA_POINT = 1;
@@ -45,9 +48,12 @@ export const MEMORY_SPIKE_SHARE = 0.25;
 const SOFT_LIMIT_SHARE = MEMORY_LIMITER_SHARE * (1 - MEMORY_SPIKE_SHARE);
 
 /**
- * Stated, not measured (conservative): a span held by the tail sampler costs about 2 KiB of Go
- * heap (pdata with a few dozen attributes, maps and strings included), and the Collector itself,
- * pipeline built and idle, about 150 MiB.
+ * What a span the tail samplers hold costs in resident memory: bench:collector's held_span_bytes
+ * (the resident growth over its first traces step, whose spans the decision wait still holds)
+ * was 1,776 and 2,078 bytes in two runs, 2026-12-02. telemetrygen's spans carry few attributes;
+ * spans with dozens take more, which the memory limiter's spike allowance and the base below
+ * absorb up to a point. The Collector itself, pipeline built, idled at 76-80 MiB resident and
+ * peaked at 160-184 MiB under the bench: 150 MiB is planned for it beside the buffer.
  */
 export const SPAN_HEAP_BYTES = 2048;
 export const COLLECTOR_BASE_MIB = 150;

@@ -506,7 +506,9 @@ const kubernetes = z
         tempo: resources('Tempo', '250m', '1Gi'),
       })
       .prefault({})
-      .describe('Collector resources follow collector.memory_limit_mib'),
+      .describe(
+        'Collector resources follow the Collector memory limit (collector.memory_limit_mib, or sized from collector.expected_load)',
+      ),
     app_dir: z
       .string()
       .startsWith('/', { error: 'kubernetes.app_dir must be an absolute path; write e.g. "/app"' })

@@ -191,6 +191,23 @@ describe('queues from the load and the outage they ride out', () => {
     expect(sized.queueItems.processing.traces * 1024).toBeLessThanOrEqual(5 * 2 ** 30);
   });
 
+  it('in-memory queues are bounded by the memory beside the buffer, and warned', () => {
+    const sized = sizeCollectors(
+      input({
+        mode: 'single',
+        spans: 1000,
+        logs: 1000,
+        points: 1000,
+        queue: { persistent: false, outageMs: 600_000, volume: '2Gi' },
+      }),
+    );
+    const finding = sized.findings.find((f) => f.path.join('.') === 'collector.persistent_queue.enabled')!;
+    expect(finding.message).toMatch(
+      /^in-memory queues hold about \d+ seconds of 1,000 spans\/s .* in the 512 MiB/,
+    );
+    expect(finding.message).toContain('enable the persistent queue or raise collector.memory_limit_mib');
+  });
+
   it('a queue_size set in the spec wins, and is warned when it cannot ride out the outage', () => {
     const sized = sizeCollectors(input({ mode: 'single', spans: 10_000, explicit: { queueBatches: 1000 } }));
     expect(sized.queueItems.processing.traces).toBe(1000 * QUEUE_BATCH_ITEMS);

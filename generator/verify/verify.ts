@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { SeverityNumber, SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import { JsonLogsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { RULE } from '../model/rule-names.ts';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,24 +36,73 @@ export interface Probe {
 }
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
-const attr = (key: string, value: string | number) =>
-  typeof value === 'number'
-    ? { key, value: { intValue: String(value) } }
-    : { key, value: { stringValue: value } };
 
-async function post(url: string, body: unknown) {
+type ProbeSpan = Parameters<typeof JsonTraceSerializer.serializeRequest>[0][number];
+type ProbeLogRecord = Parameters<typeof JsonLogsSerializer.serializeRequest>[0][number];
+
+/** The probe is sent as an SDK would send it: OTLP/JSON from the OpenTelemetry serializers. */
+async function post(url: string, body: Uint8Array | undefined) {
+  if (!body) throw new Error(`internal: the OTLP serializer produced nothing for ${url}`);
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+    body,
     signal: AbortSignal.timeout(5000),
   });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${await response.text()}`);
 }
 
+const PROBE_SCOPE = { name: 'otelkit-probe' };
+
 function resource(model: Model, service: string) {
+  return resourceFromAttributes({
+    'service.name': service,
+    'deployment.environment.name': model.environment,
+  });
+}
+
+/** Nanoseconds since the epoch as the SDK's HrTime. */
+const hrTime = (nanos: bigint): [number, number] => [
+  Number(nanos / 1_000_000_000n),
+  Number(nanos % 1_000_000_000n),
+];
+
+function probeSpan(
+  span: Pick<ProbeSpan, 'name' | 'kind' | 'attributes' | 'status' | 'resource'> & {
+    traceId: string;
+    spanId: string;
+    parentSpanId?: string;
+    start: bigint;
+    end: bigint;
+  },
+): ProbeSpan {
+  const context = { traceId: span.traceId, spanId: span.spanId, traceFlags: TraceFlags.SAMPLED };
   return {
-    attributes: [attr('service.name', service), attr('deployment.environment.name', model.environment)],
+    name: span.name,
+    kind: span.kind,
+    spanContext: () => context,
+    ...(span.parentSpanId
+      ? {
+          parentSpanContext: {
+            traceId: span.traceId,
+            spanId: span.parentSpanId,
+            traceFlags: TraceFlags.SAMPLED,
+          },
+        }
+      : {}),
+    startTime: hrTime(span.start),
+    endTime: hrTime(span.end),
+    duration: hrTime(span.end - span.start),
+    ended: true,
+    status: span.status,
+    attributes: span.attributes,
+    links: [],
+    events: [],
+    resource: span.resource,
+    instrumentationScope: PROBE_SCOPE,
+    droppedAttributesCount: 0,
+    droppedEventsCount: 0,
+    droppedLinksCount: 0,
   };
 }
 
@@ -66,72 +118,56 @@ export async function sendRequest(
   const now = BigInt(Date.now()) * 1_000_000n;
   const start = now - 120_000_000n;
   const urlPath = probe.route.replace(/\{[^}]+\}|:[A-Za-z_]+/g, '42');
-  const server = {
+  const serviceResource = resource(model, probe.service.name);
+  const server = probeSpan({
     traceId,
     spanId: serverSpanId,
     name: `GET ${probe.route}`,
-    kind: 2,
-    startTimeUnixNano: String(start),
-    endTimeUnixNano: String(now),
-    attributes: [
-      attr('http.request.method', 'GET'),
-      attr('url.path', urlPath),
-      attr('http.route', probe.route),
-      attr('http.response.status_code', options.error ? 500 : 200),
-      attr('frontend', probe.service.frontends[0] ?? 'unknown'),
-      attr(REQUEST_ID_ATTRIBUTE, probe.requestId),
-    ],
-    status: { code: options.error ? 2 : 0 },
-  };
-  const client = {
+    kind: SpanKind.SERVER,
+    start,
+    end: now,
+    attributes: {
+      'http.request.method': 'GET',
+      'url.path': urlPath,
+      'http.route': probe.route,
+      'http.response.status_code': options.error ? 500 : 200,
+      frontend: probe.service.frontends[0] ?? 'unknown',
+      [REQUEST_ID_ATTRIBUTE]: probe.requestId,
+    },
+    status: { code: options.error ? SpanStatusCode.ERROR : SpanStatusCode.UNSET },
+    resource: serviceResource,
+  });
+  const client = probeSpan({
     traceId,
     spanId: hex(8),
     parentSpanId: serverSpanId,
     name: 'SELECT',
-    kind: 3,
-    startTimeUnixNano: String(start + 10_000_000n),
-    endTimeUnixNano: String(now - 10_000_000n),
-    attributes: [attr('db.system', 'postgresql')],
-    status: { code: 0 },
-  };
-  await post(`${endpoints.otlpHttp}/v1/traces`, {
-    resourceSpans: [
-      {
-        resource: resource(model, probe.service.name),
-        scopeSpans: [{ scope: { name: 'otelkit-probe' }, spans: [server, client] }],
-      },
-    ],
+    kind: SpanKind.CLIENT,
+    start: start + 10_000_000n,
+    end: now - 10_000_000n,
+    attributes: { 'db.system': 'postgresql' },
+    status: { code: SpanStatusCode.UNSET },
+    resource: serviceResource,
   });
+  await post(`${endpoints.otlpHttp}/v1/traces`, JsonTraceSerializer.serializeRequest([server, client]));
   return traceId;
 }
 
 export async function sendLog(model: Model, probe: Probe, message: string, endpoints: Endpoints = LOCAL) {
-  await post(`${endpoints.otlpHttp}/v1/logs`, {
-    resourceLogs: [
-      {
-        resource: resource(model, probe.service.name),
-        scopeLogs: [
-          {
-            scope: { name: 'otelkit-probe' },
-            logRecords: [
-              {
-                timeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
-                severityNumber: 17,
-                severityText: 'ERROR',
-                body: { stringValue: message },
-                traceId: probe.traceId,
-                spanId: probe.spanId,
-                attributes: [
-                  attr(REQUEST_ID_ATTRIBUTE, probe.requestId),
-                  attr(LOG_CLASS_ATTRIBUTE, 'application'),
-                ],
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  });
+  const now = hrTime(BigInt(Date.now()) * 1_000_000n);
+  const record: ProbeLogRecord = {
+    hrTime: now,
+    hrTimeObserved: now,
+    severityNumber: SeverityNumber.ERROR,
+    severityText: 'ERROR',
+    body: message,
+    spanContext: { traceId: probe.traceId, spanId: probe.spanId, traceFlags: TraceFlags.SAMPLED },
+    attributes: { [REQUEST_ID_ATTRIBUTE]: probe.requestId, [LOG_CLASS_ATTRIBUTE]: 'application' },
+    resource: resource(model, probe.service.name),
+    instrumentationScope: PROBE_SCOPE,
+    droppedAttributesCount: 0,
+  };
+  await post(`${endpoints.otlpHttp}/v1/logs`, JsonLogsSerializer.serializeRequest([record]));
 }
 
 export function newProbe(model: Model): Probe {

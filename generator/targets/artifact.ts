@@ -7,7 +7,12 @@ import type { Model } from '../model/model.ts';
 export type Artifact =
   | { path: string; format: 'yaml'; content: unknown }
   | { path: string; format: 'json'; content: unknown }
-  | { path: string; format: 'text'; content: string; comment: CommentStyle };
+  | { path: string; format: 'text'; content: string; comment: CommentStyle }
+  /**
+   * A file of the package itself (path from the package root, e.g. a runtime's source), copied as
+   * it is with the header in its comment style; emit reads it, so targets stay free of I/O.
+   */
+  | { path: string; format: 'copy'; source: string; comment: CommentStyle; content?: undefined };
 
 /** How a text artifact spells a comment line, for the header; `none` for formats without comments. */
 export type CommentStyle = 'hash' | 'slash' | 'html' | 'none';

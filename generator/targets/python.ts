@@ -1,6 +1,3 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { HEALTH_ROUTES } from '../model/conventions.ts';
 import type { Model, ServiceModel } from '../model/model.ts';
 import type { Artifact, Target } from './artifact.ts';
@@ -69,44 +66,28 @@ export function excludedUrls(routes: readonly string[] = HEALTH_ROUTES): string 
   return routes.flatMap((route) => [`^[a-z]+://[^/]+${route}/?$`, `^[a-z]+://[^/]+${route}/?[?]`]).join(',');
 }
 
-interface SourceFile {
-  relative: string;
-  content: string;
-}
+/** Where the bootstrap's sources are in the package. */
+export const PYTHON_RUNTIME_DIR = 'runtime/python';
 
-let sources: SourceFile[] | undefined;
-
-/** The runtime's files, read once; from the sources or from beside the compiled dist/ alike. */
-function runtimeSources(): SourceFile[] {
-  if (sources) return sources;
-  const candidates = [
-    fileURLToPath(new URL('../../runtime/python/', import.meta.url)),
-    fileURLToPath(new URL('../../../runtime/python/', import.meta.url)),
-  ];
-  for (const root of candidates) {
-    let entries;
-    try {
-      entries = readdirSync(root, { recursive: true, withFileTypes: true });
-    } catch {
-      continue;
-    }
-    sources = entries
-      .filter(
-        (entry) =>
-          entry.isFile() && !entry.parentPath.includes('__pycache__') && !entry.name.endsWith('.pyc'),
-      )
-      .map((entry) => {
-        const absolute = path.join(entry.parentPath, entry.name);
-        return {
-          relative: path.relative(root, absolute).split(path.sep).join('/'),
-          content: readFileSync(absolute, 'utf8'),
-        };
-      })
-      .sort((a, b) => a.relative.localeCompare(b.relative));
-    return sources;
-  }
-  throw new Error('internal: the Python bootstrap sources (runtime/python) are missing');
-}
+/**
+ * The bootstrap's files, copied into every output with Python services (a unit test holds this
+ * list to the directory's content).
+ */
+export const PYTHON_BOOTSTRAP_FILES = [
+  'otelkit_bootstrap-0.1.0.dist-info/METADATA',
+  'otelkit_bootstrap-0.1.0.dist-info/entry_points.txt',
+  'otelkit_bootstrap/__init__.py',
+  'otelkit_bootstrap/concurrency.py',
+  'otelkit_bootstrap/context.py',
+  'otelkit_bootstrap/export.py',
+  'otelkit_bootstrap/http.py',
+  'otelkit_bootstrap/imports.py',
+  'otelkit_bootstrap/logs.py',
+  'otelkit_bootstrap/redact.py',
+  'otelkit_bootstrap/resilience.py',
+  'otelkit_bootstrap/settings.py',
+  'sitecustomize.py',
+] as const;
 
 export const pythonTarget: Target = {
   name: 'python',
@@ -116,11 +97,11 @@ export const pythonTarget: Target = {
     const services = model.services.filter((service) => service.runtime === 'python');
     if (services.length === 0) return [];
     return [
-      ...runtimeSources().map(({ relative, content }): Artifact => ({
+      ...PYTHON_BOOTSTRAP_FILES.map((relative): Artifact => ({
         path: `${PYTHON_DIR}/${relative}`,
-        format: 'text',
+        format: 'copy',
+        source: `${PYTHON_RUNTIME_DIR}/${relative}`,
         comment: 'hash',
-        content,
       })),
       ...services.map((service): Artifact => ({
         path: `${PYTHON_DIR}/otelkit_bootstrap/services/${service.name}.json`,

@@ -101,6 +101,8 @@ export interface CollectorSizing {
   gatewayReplicas: number;
   memoryLimitMib: number;
   queueItems: QueueItems;
+  /** The single Collector's or each gateway's queue volume claim, a Kubernetes quantity. */
+  queueVolume: string;
   /** Where the declared load and the configuration disagree; warnings, never errors. */
   findings: SizingFinding[];
 }
@@ -126,8 +128,8 @@ export interface SizingInput {
     persistent: boolean;
     /** The backend outage the exporter queues hold the load through. */
     outageMs: number;
-    /** Size of each single or gateway Collector's queue volume (kubernetes.storage.collector_queue). */
-    volume: string;
+    /** Each single or gateway Collector's queue volume, if the spec sets it (kubernetes.storage.collector_queue). */
+    volume?: string | undefined;
   };
 }
 
@@ -284,15 +286,24 @@ function queueNeeds(input: SizingInput, replicas: number) {
   return { processing, agent, bytes };
 }
 
+/** The queue volume when the spec sets none: what the outage fills, and no less than before sizing. */
+export const MIN_QUEUE_VOLUME_GIB = 2;
+const GIB = 1024 * MIB;
+
 function sizeQueues(
   input: SizingInput,
   replicas: number,
   memory: { limitMib: number; bufferMib: number },
   findings: SizingFinding[],
-): QueueItems {
+): { items: QueueItems; volume: string } {
   const { load, queue } = input;
   const outageS = queue.outageMs / 1000;
   const { processing, agent, bytes } = queueNeeds(input, replicas);
+  const outageBytes = (role: RoleQueues<string>) =>
+    Object.values(role).reduce((sum, q) => sum + q.rate * outageS * q.bytesPerItem, 0);
+  // the single Collector's or each gateway's claim: what the outage fills there, unless the spec sets it
+  const volume =
+    queue.volume ?? `${Math.max(MIN_QUEUE_VOLUME_GIB, Math.ceil(outageBytes(processing) / GIB))}Gi`;
   const roles = input.mode === 'gateway' ? [processing, agent] : [processing];
   const floor = MIN_QUEUE_BATCHES * QUEUE_BATCH_ITEMS;
   const explicitBatches = input.explicit.queueBatches;
@@ -309,54 +320,67 @@ function sizeQueues(
       });
     }
     return {
-      processing: { traces: items, metrics: items, logs: items },
-      agent: { traces: items, telemetry: items },
+      items: {
+        processing: { traces: items, metrics: items, logs: items },
+        agent: { traces: items, telemetry: items },
+      },
+      volume,
     };
   }
-  // What bounds one Collector's queues: the volume its queue directory is on (the gateways' and
-  // the single Collector's claim; the agents get the same budget on their node's disk), or the
-  // memory the memory limiter leaves beside the tail samplers.
-  const boundBytes = queue.persistent
-    ? quantityBytes(queue.volume)
-    : Math.max(0, (memory.limitMib * SOFT_LIMIT_SHARE - COLLECTOR_BASE_MIB - memory.bufferMib) * MIB);
-  const outageBytes = (role: RoleQueues<string>) =>
-    Object.values(role).reduce((sum, q) => sum + q.rate * outageS * q.bytesPerItem, 0);
-  const fullest = Math.max(...roles.map(outageBytes));
+  // What bounds a Collector's queues: the single Collector's and the gateways' claim (the agents'
+  // queues are on their node's disk in Kubernetes and an unsized volume in compose), or without
+  // the persistent queue the memory the memory limiter leaves beside the tail samplers.
+  const memoryBytes = Math.max(
+    0,
+    (memory.limitMib * SOFT_LIMIT_SHARE - COLLECTOR_BASE_MIB - memory.bufferMib) * MIB,
+  );
+  const bound = (role: RoleQueues<string>) =>
+    !queue.persistent ? memoryBytes : role === processing ? quantityBytes(volume) : Infinity;
   // each queue holds the outage at its rate, all of a Collector's queues within what bounds them
-  const scale = Math.min(1, boundBytes / fullest);
+  const scaleOf = (role: RoleQueues<string>) => Math.min(1, bound(role) / outageBytes(role));
+  const tightest = roles.reduce((worst, role) => (scaleOf(role) < scaleOf(worst) ? role : worst));
+  const scale = scaleOf(tightest);
   if (scale < 1) {
     const held = minutes(outageS * scale);
-    const gib = (value: number) => `${(value / (1024 * MIB)).toFixed(1)} GiB`;
+    const where =
+      tightest === agent ? 'the agent' : input.mode === 'gateway' ? 'each gateway' : 'the Collector';
     findings.push(
       queue.persistent
         ? {
             path: ['kubernetes', 'storage', 'collector_queue'],
             message:
               `an outage of ${minutes(outageS)} (collector.persistent_queue.outage) at ${describeLoad(load)} queues ` +
-              `${gib(fullest)} on ${input.mode === 'gateway' ? 'the busiest Collector' : 'the Collector'} ` +
-              `(${n(bytes.span)} bytes a span or log record, ${n(bytes.dataPoint)} a data point on disk), more than the ${queue.volume} ` +
-              `each Collector's queue has, which fills after about ${held}; raise it to ${Math.ceil(fullest / (1024 * MIB))}Gi or shorten the outage`,
+              `${(outageBytes(tightest) / GIB).toFixed(1)} GiB on ${where} (${n(bytes.span)} bytes a span or log record, ` +
+              `${n(bytes.dataPoint)} a data point on disk), more than the ${volume} volume, which fills after about ${held}; ` +
+              `raise it to ${Math.ceil(outageBytes(tightest) / GIB)}Gi, remove it to size it from the load, or shorten the outage`,
           }
         : {
             path: ['collector', 'persistent_queue', 'enabled'],
             message:
-              `in-memory queues hold about ${held} of ${describeLoad(load)} in the ${n(memory.limitMib)} MiB ` +
+              `in-memory queues hold about ${held} of ${describeLoad(load)} on ${where} in the ${n(memory.limitMib)} MiB ` +
               `the Collector may use beside its tail samplers, not the ${minutes(outageS)} of collector.persistent_queue.outage; ` +
               `enable the persistent queue or raise collector.memory_limit_mib`,
           },
     );
   }
   // whole batches: up to the outage, down to what the bound holds
-  const batches = (items: number) =>
-    scale < 1 ? Math.floor(items / QUEUE_BATCH_ITEMS) : Math.ceil(items / QUEUE_BATCH_ITEMS);
-  const sized = (q: QueueNeed) => Math.max(floor, batches(q.rate * outageS * scale) * QUEUE_BATCH_ITEMS);
+  const sized = (role: RoleQueues<string>, q: QueueNeed) => {
+    const roleScale = scaleOf(role);
+    const items = q.rate * outageS * roleScale;
+    const batches =
+      roleScale < 1 ? Math.floor(items / QUEUE_BATCH_ITEMS) : Math.ceil(items / QUEUE_BATCH_ITEMS);
+    return Math.max(floor, batches * QUEUE_BATCH_ITEMS);
+  };
   return {
-    processing: {
-      traces: sized(processing.traces),
-      metrics: sized(processing.metrics),
-      logs: sized(processing.logs),
+    items: {
+      processing: {
+        traces: sized(processing, processing.traces),
+        metrics: sized(processing, processing.metrics),
+        logs: sized(processing, processing.logs),
+      },
+      agent: { traces: sized(agent, agent.traces), telemetry: sized(agent, agent.telemetry) },
     },
-    agent: { traces: sized(agent.traces), telemetry: sized(agent.telemetry) },
+    volume,
   };
 }
 
@@ -365,6 +389,12 @@ export function sizeCollectors(input: SizingInput): CollectorSizing {
   const findings: SizingFinding[] = [];
   const gatewayReplicas = sizeReplicas(input, findings);
   const memory = sizeMemory(input, gatewayReplicas, findings);
-  const queueItems = sizeQueues(input, gatewayReplicas, memory, findings);
-  return { gatewayReplicas, memoryLimitMib: memory.limitMib, queueItems, findings };
+  const queues = sizeQueues(input, gatewayReplicas, memory, findings);
+  return {
+    gatewayReplicas,
+    memoryLimitMib: memory.limitMib,
+    queueItems: queues.items,
+    queueVolume: queues.volume,
+    findings,
+  };
 }

@@ -143,6 +143,8 @@ export interface CollectorModel {
   memoryLimitMib: number;
   persistentQueue: { enabled: boolean; directory: string };
   queueItems: QueueItems;
+  /** The queue volume claim of the single Collector or each gateway (kubernetes.storage reads it). */
+  queueVolume: string;
   /** Where the declared load and the spec's own values disagree: warnings, located by the loader. */
   sizingFindings: SizingFinding[];
   debugExporter: boolean;

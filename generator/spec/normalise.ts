@@ -110,6 +110,7 @@ function normalise(spec: ParsedSpec): Model {
     ...spec.redaction.custom_patterns,
   ];
 
+  const collector = collectorModel(spec, services);
   return {
     project: spec.project,
     environment: spec.environment,
@@ -143,12 +144,15 @@ function normalise(spec: ParsedSpec): Model {
     redaction: { blockedKeys, valuePatterns },
     alerting: spec.alerting,
     runbookBaseUrl: spec.runbooks?.base_url.replace(/\/+$/, ''),
-    collector: collectorModel(spec, services),
+    collector,
     versions: {
       ...PINNED,
       ...Object.fromEntries(Object.entries(spec.versions).filter(([, v]) => v !== undefined)),
     },
-    kubernetes: spec.kubernetes,
+    kubernetes: {
+      ...spec.kubernetes,
+      storage: { ...spec.kubernetes.storage, collector_queue: collector.queueVolume },
+    },
   };
 }
 
@@ -187,6 +191,7 @@ function collectorModel(spec: ParsedSpec, services: ServiceModel[]): CollectorMo
     memoryLimitMib: sizing.memoryLimitMib,
     persistentQueue: { enabled: queue.enabled, directory: queue.directory },
     queueItems: sizing.queueItems,
+    queueVolume: sizing.queueVolume,
     sizingFindings: sizing.findings,
     debugExporter: collector.debug_exporter,
   };

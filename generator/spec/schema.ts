@@ -7,6 +7,7 @@ import {
   MIN_GATEWAY_REPLICAS,
   MIN_MEMORY_LIMIT_MIB,
   MIN_QUEUE_BATCHES,
+  MIN_QUEUE_VOLUME_GIB,
   QUEUE_BATCH_ITEMS,
 } from '../model/capacity.ts';
 import { PINNED, SUPPORTED, type Component } from '../model/versions.ts';
@@ -483,7 +484,11 @@ const kubernetes = z
         alertmanager: quantity('Alertmanager volume size').default('1Gi'),
         loki: quantity('Loki volume size').default('10Gi'),
         tempo: quantity('Tempo volume size').default('10Gi'),
-        collector_queue: quantity('Collector persistent-queue volume size').default('2Gi'),
+        collector_queue: quantity('Collector persistent-queue volume size')
+          .optional()
+          .describe(
+            `Collector persistent-queue volume size, a Kubernetes quantity (default: what collector.persistent_queue.outage of expected_load fills on the single Collector or each gateway, at least ${MIN_QUEUE_VOLUME_GIB}Gi)`,
+          ),
       })
       .prefault({}),
     images: z

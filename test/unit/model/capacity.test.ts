@@ -19,6 +19,7 @@ import {
   sizeCollectors,
   type SizingInput,
 } from '../../../generator/model/capacity.ts';
+import type { Model } from '../../../generator/model/model.ts';
 import { tailDecisionWaitMs } from '../../../generator/model/sampling.ts';
 import { formatProblem } from '../../../generator/spec/diagnostics.ts';
 import { validateLoaded } from '../../../generator/spec/load.ts';
@@ -61,6 +62,13 @@ async function gatewaySpec(collector: string, extra = '') {
   return { text, ...validateLoaded(parsed.loaded, 'otelkit.yaml') };
 }
 
+/** The gateways' OpenTelemetryCollector resource of the Kubernetes output. */
+function gatewayResource(model: Model): Json {
+  const artifact = collectorArtifacts(model).find((a) => a.path === 'k8s/collector/otelkit-gateway.yaml');
+  if (artifact?.format !== 'yaml') throw new Error('no gateway resource');
+  return artifact.content as Json;
+}
+
 const lineOf = (text: string, needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
 
 describe('gateway replicas from the declared load', () => {
@@ -80,8 +88,7 @@ describe('gateway replicas from the declared load', () => {
     expect(model.collector.gatewayReplicas).toBe(3);
     const services = Object.keys(composeFile(model).services);
     expect(services.filter((name) => /^otel-collector-gateway-\d+$/.test(name))).toHaveLength(3);
-    const gateway = collectorArtifacts(model).find((a) => a.path === 'k8s/collector/otelkit-gateway.yaml')!
-      .content as Json;
+    const gateway = gatewayResource(model);
     expect(gateway.spec.replicas).toBe(3);
     // the samplers share the 6,000 traces/s by trace id
     const sampler = (collectorConfigs(model).gateway as Json).processors.tail_sampling;
@@ -144,8 +151,7 @@ describe('memory from the tail samplers buffer', () => {
     // refusals start at limit_mib - spike_limit_mib
     expect(limiter.limit_mib - limiter.spike_limit_mib).toBeGreaterThanOrEqual(heldMib + COLLECTOR_BASE_MIB);
     expect(model.collector.memoryLimitMib).toBeGreaterThan(512);
-    const k8s = collectorArtifacts(model).find((a) => a.path === 'k8s/collector/otelkit-gateway.yaml')!
-      .content as Json;
+    const k8s = gatewayResource(model);
     expect(k8s.spec.resources.limits.memory).toBe(`${model.collector.memoryLimitMib}Mi`);
     const compose = composeFile(model).services as Json;
     expect(compose['otel-collector-gateway-1'].mem_limit).toBe(`${model.collector.memoryLimitMib}m`);
@@ -187,7 +193,9 @@ describe('queues from the load and the outage they ride out', () => {
     );
     const finding = sized.findings.find((f) => f.path.join('.') === 'kubernetes.storage.collector_queue')!;
     expect(finding.message).toContain('queues 11.4 GiB on the Collector');
-    expect(finding.message).toContain('raise it to 12Gi or shorten the outage');
+    expect(finding.message).toContain(
+      'raise it to 12Gi, remove it to size it from the load, or shorten the outage',
+    );
     expect(sized.queueItems.processing.traces * 1024).toBeLessThanOrEqual(5 * 2 ** 30);
   });
 
@@ -206,6 +214,20 @@ describe('queues from the load and the outage they ride out', () => {
       /^in-memory queues hold about \d+ seconds of 1,000 spans\/s .* in the 512 MiB/,
     );
     expect(finding.message).toContain('enable the persistent queue or raise collector.memory_limit_mib');
+  });
+
+  it('the queue volume, where the spec sets none, is what the outage fills on each gateway', async () => {
+    const sized = sizeCollectors(input({ spans: 60_000, queue: { persistent: true, outageMs: 600_000 } }));
+    expect(sized.findings).toEqual([]);
+    // 20,000 spans/s on each of three gateways for 600 s at 1 KiB: 11.4 GiB
+    expect(sized.queueVolume).toBe('12Gi');
+    expect(sizeCollectors(input({ spans: 100 })).queueVolume).toBe('2Gi');
+    const { model, warnings } = await gatewaySpec(
+      '  mode: gateway\n  expected_load:\n    spans_per_second: 60000\n    log_records_per_second: 0\n    data_points_per_second: 0\n',
+    );
+    expect(warnings).toEqual([]);
+    const claim = gatewayResource(model).spec.volumeClaimTemplates[0];
+    expect(claim.spec.resources.requests.storage).toBe('12Gi');
   });
 
   it('a queue_size set in the spec wins, and is warned when it cannot ride out the outage', () => {

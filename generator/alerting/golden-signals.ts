@@ -1,6 +1,7 @@
 import { SPAN_METRICS } from '../model/conventions.ts';
 import type { Model, ServiceModel } from '../model/model.ts';
 import { formatDuration, formatGoDuration } from '../model/duration.ts';
+import { alertCases } from './cases.ts';
 import { annotations, counter, pascal, seriesLabels, type AlertDefinition } from './definitions.ts';
 import { ERROR_STATUS, num, requestSpanKind } from '../model/promql.ts';
 import { commonServiceSteps } from './runbook-steps.ts';
@@ -49,29 +50,12 @@ export function errorRateAlert(model: Model, service: ServiceModel): AlertDefini
         '{{ $labels.service_name }} has failed more than 5% of its requests for 10 minutes; see the service dashboard for the routes and frontends affected.',
       ),
     },
-    cases: [
-      {
-        name: 'fires',
-        interval: '1m',
-        input: series([100], [fireSteps]),
-        checks: [{ at: '18m', firing: true }],
-      },
-      {
-        name: 'stays silent just under the threshold',
-        interval: '1m',
-        input: series([45], [fireSteps]),
-        checks: [{ at: '18m', firing: false }],
-      },
-      {
-        name: 'resolves',
-        interval: '1m',
-        input: series([100, 0], [fireSteps, 15]),
-        checks: [
-          { at: '18m', firing: true },
-          { at: '30m', firing: false },
-        ],
-      },
-    ],
+    cases: alertCases({
+      at: '18m',
+      fires: series([100], [fireSteps]),
+      silent: { input: series([45], [fireSteps]) },
+      resolves: { input: series([100, 0], [fireSteps, 15]), resolvedAt: '30m' },
+    }),
     runbook: {
       service,
       meaning: `More than ${threshold * 100}% of ${service.name}'s requests have failed for 10 minutes. This is a symptom alert independent of SLOs.`,
@@ -142,29 +126,12 @@ export function latencyAlert(model: Model, service: ServiceModel): AlertDefiniti
         `{{ $labels.service_name }} has answered 5% of its requests slower than ${formatDuration(slow)} for 10 minutes; slow traces are all kept by tail sampling.`,
       ),
     },
-    cases: [
-      {
-        name: 'fires',
-        interval: '1m',
-        input: series((le) => [slowPattern(le)], [20]),
-        checks: [{ at: '18m', firing: true }],
-      },
-      {
-        name: 'stays silent just under the threshold',
-        interval: '1m',
-        input: series((le) => [fastPattern(le)], [20]),
-        checks: [{ at: '18m', firing: false }],
-      },
-      {
-        name: 'resolves',
-        interval: '1m',
-        input: series((le) => [slowPattern(le), fastPattern(le)], [20, 15]),
-        checks: [
-          { at: '18m', firing: true },
-          { at: '30m', firing: false },
-        ],
-      },
-    ],
+    cases: alertCases({
+      at: '18m',
+      fires: series((le) => [slowPattern(le)], [20]),
+      silent: { input: series((le) => [fastPattern(le)], [20]) },
+      resolves: { input: series((le) => [slowPattern(le), fastPattern(le)], [20, 15]), resolvedAt: '30m' },
+    }),
     runbook: {
       service,
       meaning: `${service.name}'s 95th percentile latency has been above ${formatDuration(slow)} (the slow-trace threshold) for 10 minutes.`,
@@ -215,29 +182,20 @@ export function telemetryMissingAlert(model: Model, service: ServiceModel): Aler
         'No span metrics for {{ $labels.service_name }} arrived for 15 minutes: the service is down or idle, or its telemetry does not reach the Collector, so its SLO alerts cannot fire.',
       ),
     },
-    cases: [
-      {
-        name: 'fires',
-        interval: '1m',
-        input: [{ series: other, values: counter(10, 40) }],
-        checks: [{ at: '25m', firing: true }],
-      },
-      {
+    cases: alertCases({
+      at: '25m',
+      fires: [{ series: other, values: counter(10, 40) }],
+      silent: {
         name: 'stays silent while telemetry arrives',
-        interval: '1m',
         input: [{ series: present, values: counter(10, 40) }],
-        checks: [{ at: '25m', firing: false }],
       },
-      {
+      resolves: {
         name: 'resolves when telemetry returns',
-        interval: '1m',
         input: [{ series: present, values: `_x25 0+10x20` }],
-        checks: [
-          { at: '24m', firing: true },
-          { at: '35m', firing: false },
-        ],
+        firingAt: '24m',
+        resolvedAt: '35m',
       },
-    ],
+    }),
     runbook: {
       service,
       meaning: `Prometheus has received no span metrics for ${service.name} for 15 minutes. Without them its SLO and golden-signal alerts are blind.`,

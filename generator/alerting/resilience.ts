@@ -12,6 +12,7 @@ import {
   type Severity,
 } from './definitions.ts';
 import { num, selector } from '../model/promql.ts';
+import { alertCases } from './cases.ts';
 import { commonServiceSteps } from './runbook-steps.ts';
 
 /** Resilience alerts per dependency (breaker, retries, timeouts, bulkheads), metric names from the observability standard. */
@@ -43,29 +44,15 @@ export function resilienceAlerts(
 
   const rateCases = (metricName: string, fire: number, under: number, at = '18m'): AlertCase[] => {
     const series = `${metricName}${seriesLabels(labels)}`;
-    return [
-      {
-        name: 'fires',
-        interval: '1m',
-        input: [{ series, values: counter(fire, 25) }],
-        checks: [{ at, firing: true }],
-      },
-      {
-        name: 'stays silent just under the threshold',
-        interval: '1m',
-        input: [{ series, values: counter(under, 25) }],
-        checks: [{ at, firing: false }],
-      },
-      {
-        name: 'resolves',
-        interval: '1m',
+    return alertCases({
+      at,
+      fires: [{ series, values: counter(fire, 25) }],
+      silent: { input: [{ series, values: counter(under, 25) }] },
+      resolves: {
         input: [{ series, values: counter(fire, 20, { perStep: 0, steps: 15 }) }],
-        checks: [
-          { at, firing: true },
-          { at: '32m', firing: false },
-        ],
+        resolvedAt: '32m',
       },
-    ];
+    });
   };
 
   if (dependency.circuitBreaker) {
@@ -88,29 +75,16 @@ export function resilienceAlerts(
           '{{ $labels.service_name }} stopped calling {{ $labels.dependency }} because too many calls failed; calls fail fast or use their fallback until a half-open probe succeeds.',
         ),
       },
-      cases: [
-        {
-          name: 'fires',
-          interval: '1m',
-          input: [{ series, values: gauge(2, 10) }],
-          checks: [{ at: '5m', firing: true }],
-        },
-        {
-          name: 'stays silent while half-open',
-          interval: '1m',
-          input: [{ series, values: gauge(1, 10) }],
-          checks: [{ at: '5m', firing: false }],
-        },
-        {
+      cases: alertCases({
+        at: '5m',
+        fires: [{ series, values: gauge(2, 10) }],
+        silent: { name: 'stays silent while half-open', input: [{ series, values: gauge(1, 10) }] },
+        resolves: {
           name: 'resolves when the breaker closes',
-          interval: '1m',
           input: [{ series, values: gauge(2, 6, { value: 0, steps: 6 }) }],
-          checks: [
-            { at: '5m', firing: true },
-            { at: '9m', firing: false },
-          ],
+          resolvedAt: '9m',
         },
-      ],
+      }),
       runbook: {
         service,
         meaning: `More than ${num(dependency.circuitBreaker.failureRateThreshold * 100)}% of ${service.name}'s calls to ${dependency.name} failed, so its circuit breaker opened; it probes again after ${formatDuration(dependency.circuitBreaker.openDurationMs)}.${dependency.critical ? ` ${dependency.name} is critical: ${service.name} reports not ready while the breaker is open.` : ''}`,
@@ -139,29 +113,16 @@ export function resilienceAlerts(
           '{{ $labels.service_name }} is probing {{ $labels.dependency }} after its breaker opened; the breaker closes if the probe succeeds and opens again if it fails.',
         ),
       },
-      cases: [
-        {
-          name: 'fires',
-          interval: '1m',
-          input: [{ series, values: gauge(1, 10) }],
-          checks: [{ at: '5m', firing: true }],
-        },
-        {
-          name: 'stays silent while open',
-          interval: '1m',
-          input: [{ series, values: gauge(2, 10) }],
-          checks: [{ at: '5m', firing: false }],
-        },
-        {
+      cases: alertCases({
+        at: '5m',
+        fires: [{ series, values: gauge(1, 10) }],
+        silent: { name: 'stays silent while open', input: [{ series, values: gauge(2, 10) }] },
+        resolves: {
           name: 'resolves when the breaker closes',
-          interval: '1m',
           input: [{ series, values: gauge(1, 6, { value: 0, steps: 6 }) }],
-          checks: [
-            { at: '5m', firing: true },
-            { at: '9m', firing: false },
-          ],
+          resolvedAt: '9m',
         },
-      ],
+      }),
       runbook: {
         service,
         meaning: `${service.name}'s circuit breaker for ${dependency.name} opened and, after ${formatDuration(dependency.circuitBreaker.openDurationMs)}, lets a trial call through; it stays half-open until that call settles.`,
@@ -298,38 +259,28 @@ export function poolSaturatedAlert(model: Model, service: ServiceModel): AlertDe
         '{{ $labels.service_name }} has kept more than 90% of its {{ $labels.pool_type }} pool workers busy for 5 minutes; tasks queue and the next spike waits.',
       ),
     },
-    cases: [
-      {
-        name: 'fires',
-        interval: '1m',
-        input: [
-          { series: active, values: gauge(capacity, 20) },
-          { series: max, values: gauge(capacity, 20) },
-        ],
-        checks: [{ at: '10m', firing: true }],
-      },
-      {
+    cases: alertCases({
+      at: '10m',
+      fires: [
+        { series: active, values: gauge(capacity, 20) },
+        { series: max, values: gauge(capacity, 20) },
+      ],
+      silent: {
         name: 'stays silent at the threshold',
-        interval: '1m',
         input: [
           { series: active, values: gauge(capacity * 0.9, 20) },
           { series: max, values: gauge(capacity, 20) },
         ],
-        checks: [{ at: '10m', firing: false }],
       },
-      {
-        name: 'resolves',
-        interval: '1m',
+      resolves: {
         input: [
           { series: active, values: gauge(capacity, 10, { value: 0, steps: 16 }) },
           { series: max, values: gauge(capacity, 26) },
         ],
-        checks: [
-          { at: '9m', firing: true },
-          { at: '13m', firing: false },
-        ],
+        firingAt: '9m',
+        resolvedAt: '13m',
       },
-    ],
+    }),
     runbook: {
       service,
       meaning: `More than 90% of the workers of one of ${service.name}'s pools (\`pool_type\`: thread or process) have been busy for 5 minutes.`,

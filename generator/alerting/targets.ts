@@ -9,6 +9,7 @@ import {
   type AlertDefinition,
   type Severity,
 } from './definitions.ts';
+import { alertCases } from './cases.ts';
 import { BACKEND_JOBS } from './scrape-jobs.ts';
 import { address } from '../model/topology.ts';
 
@@ -40,29 +41,12 @@ function targetDownAlert(
         'Scrapes of {{ $labels.instance }} (job {{ $labels.job }}) have failed for 2 minutes.',
       ),
     },
-    cases: [
-      {
-        name: 'fires',
-        interval: '1m',
-        input: [{ series, values: gauge(0, 10) }],
-        checks: [{ at: '5m', firing: true }],
-      },
-      {
-        name: 'stays silent on a blip shorter than for',
-        interval: '1m',
-        input: [{ series, values: `1 0 1x10` }],
-        checks: [{ at: '5m', firing: false }],
-      },
-      {
-        name: 'resolves',
-        interval: '1m',
-        input: [{ series, values: gauge(0, 6, { value: 1, steps: 6 }) }],
-        checks: [
-          { at: '5m', firing: true },
-          { at: '8m', firing: false },
-        ],
-      },
-    ],
+    cases: alertCases({
+      at: '5m',
+      fires: [{ series, values: gauge(0, 10) }],
+      silent: { name: 'stays silent on a blip shorter than for', input: [{ series, values: `1 0 1x10` }] },
+      resolves: { input: [{ series, values: gauge(0, 6, { value: 1, steps: 6 }) }], resolvedAt: '8m' },
+    }),
     runbook: {
       service,
       meaning: `Prometheus has failed to scrape ${job} at ${instance} for 2 minutes: it is down, not ready, or unreachable.`,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { LoggerProvider, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { runDebugToken } from '../../../../generator/cli/debug-token.ts';
 import { BUILTIN_BLOCKED_KEYS, BUILTIN_VALUE_PATTERNS } from '../../../../generator/model/model.ts';
 import * as conventions from '../../../../generator/model/conventions.ts';
@@ -11,6 +12,7 @@ import { mintDebugToken, verifyDebugToken } from '../../../../runtime/debug-toke
 import { DurationHistogram } from '../../../../runtime/node/metrics/histogram.ts';
 import { thrownAt } from '../../../../runtime/node/logs/sink.ts';
 import { createRedactor } from '../../../../runtime/node/redact/redact.ts';
+import { logRedaction } from '../../../../runtime/node/redact/signals.ts';
 import { createPathNormaliser } from '../../../../runtime/node/instrument/routes.ts';
 import { preloadTarget } from '../../../../generator/targets/preload.ts';
 import type { Model } from '../../../../generator/model/model.ts';
@@ -71,6 +73,26 @@ describe('preload redaction', () => {
     expect(redactor.text('BEARER abc.def')).toContain('[REDACTED');
     expect(redactor.value('http.request.header.authorization', 'x')).toBe('[REDACTED]');
     expect(redactor.value('db_password', 'x')).toBe('[REDACTED]');
+  });
+
+  it('redacts every log record as it is emitted, its body too unless the preload wrote it', () => {
+    const emitted: ReadableLogRecord[] = [];
+    // what the batch processor after it queues: the records as they leave onEmit
+    const queue = {
+      onEmit: (record: ReadableLogRecord) => void emitted.push(record),
+      forceFlush: () => Promise.resolve(),
+      shutdown: () => Promise.resolve(),
+    };
+    const provider = new LoggerProvider({ processors: [logRedaction(redactor, 'otelkit-preload'), queue] });
+    const attributes = { password: 'hunter2', note: 'mail bob@example.com' };
+    provider.getLogger('app').emit({ body: 'mail bob@example.com', attributes: { ...attributes } });
+    // the preload's sink redacted its records as it wrote them: a body is not redacted twice
+    provider.getLogger('otelkit-preload').emit({ body: 'as written: bob@example.com', attributes });
+    const [app, own] = emitted;
+    expect(app!.body).toBe('mail [REDACTED:email]');
+    expect(app!.attributes).toEqual({ password: '[REDACTED]', note: 'mail [REDACTED:email]' });
+    expect(own!.body).toBe('as written: bob@example.com');
+    expect(own!.attributes).toEqual({ password: '[REDACTED]', note: 'mail [REDACTED:email]' });
   });
 });
 

@@ -7,11 +7,11 @@ import type { Instrumentation } from './registry.ts';
 /**
  * Resilience events (circuit breakers, retries, timeouts, bulkheads) and worker pools as the
  * standard's metrics and as structured log records with its `resilience_event` names and levels
- * (generator/check/standard.ts, the table `otelkit check logs` holds lines to). opossum breakers are
+ * (runtime/standard.ts, the table `otelkit check logs` holds lines to). opossum breakers are
  * observed with no code change; other resilience code reports through the small API exported by
  * `otelkit/preload` (recordRetry, recordTimeout, recordExecutor, ...). The dashboards and alerts
- * read exactly these metric names (generator/model/conventions.ts RESILIENCE_METRICS; a test keeps them
- * in step).
+ * read exactly these metric names (generator/model/conventions.ts RESILIENCE_METRICS; a test keeps
+ * them in step).
  */
 
 export type BreakerState = 'closed' | 'open' | 'half_open';

@@ -2,7 +2,9 @@
  * `npm run bench:generate`: the whole generate command (parse, validate, every target, render,
  * write) on specs of 50, 500 and 2,000 services cloned from the bundled example's services, each
  * written to a fresh directory. Figures are the best of BENCH_ROUNDS runs; the ratio is the cost
- * per service against the 50-service spec of the same run, so 1.0 means linear. Not a test.
+ * per service against the 50-service spec of the same run, so 1.0 means linear; cpu is the CPU
+ * time of that run (user + system), steadier than wall time when other work shares the machine.
+ * Not a test.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -49,6 +51,7 @@ async function specOf(services: number, dir: string): Promise<string> {
 async function once(spec: string) {
   const out = await mkdtemp(path.join(os.tmpdir(), 'otelkit-bench-out-'));
   const phases = { load: 0, targets: 0, render: 0, write: 0 };
+  const cpuStart = process.cpuUsage();
   let mark = performance.now();
   const lap = (phase: keyof typeof phases) => {
     const now = performance.now();
@@ -63,9 +66,11 @@ async function once(spec: string) {
   lap('render');
   await writeOutput(out, files);
   lap('write');
+  // CPU time (user + system) besides wall time: on a shared machine the wall time also counts the others
+  const { user, system } = process.cpuUsage(cpuStart);
   await rm(out, { recursive: true, force: true });
   const total = phases.load + phases.targets + phases.render + phases.write;
-  return { total, phases, files: files.size };
+  return { total, cpu: (user + system) / 1000, phases, files: files.size };
 }
 
 // BENCH_SPEC_ONLY=N writes the N-service spec, prints its path and stops (to profile one phase)
@@ -75,7 +80,8 @@ if (process.env.BENCH_SPEC_ONLY) {
 }
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'otelkit-bench-'));
 try {
-  const rows: { services: number; files: number; ms: number; phases: Record<string, number> }[] = [];
+  const rows: { services: number; files: number; ms: number; cpu: number; phases: Record<string, number> }[] =
+    [];
   for (const services of SIZES) {
     const spec = await specOf(services, scratch);
     let best: Awaited<ReturnType<typeof once>> | undefined;
@@ -83,17 +89,18 @@ try {
       const run = await once(spec);
       if (!best || run.total < best.total) best = run;
     }
-    rows.push({ services, files: best!.files, ms: best!.total, phases: best!.phases });
+    rows.push({ services, files: best!.files, ms: best!.total, cpu: best!.cpu, phases: best!.phases });
   }
   const base = rows[0]!;
   const perService = (row: (typeof rows)[number]) => row.ms / row.services;
-  console.log('services  files     total   load  targets  render  write   per-service vs first');
+  console.log('services  files     total   load  targets  render  write   per-service vs first     cpu');
   for (const row of rows) {
     const p = row.phases;
     console.log(
       `${String(row.services).padStart(8)} ${String(row.files).padStart(6)} ${row.ms.toFixed(0).padStart(7)} ms` +
         ` ${p.load!.toFixed(0).padStart(6)} ${p.targets!.toFixed(0).padStart(8)} ${p.render!.toFixed(0).padStart(7)}` +
-        ` ${p.write!.toFixed(0).padStart(6)}   ${(perService(row) / perService(base)).toFixed(2)}x`,
+        ` ${p.write!.toFixed(0).padStart(6)}   ${(perService(row) / perService(base)).toFixed(2).padStart(5)}x` +
+        ` ${row.cpu.toFixed(0).padStart(13)} ms`,
     );
   }
   const at500 = rows.find((r) => r.services === 500);
@@ -102,6 +109,7 @@ try {
     JSON.stringify({
       bench: 'generate',
       ms: Object.fromEntries(rows.map((r) => [r.services, Math.round(r.ms)])),
+      cpu_ms: Object.fromEntries(rows.map((r) => [r.services, Math.round(r.cpu)])),
       per_service_ratio_vs_first: Object.fromEntries(
         rows.map((r) => [r.services, Number((perService(r) / perService(base)).toFixed(2))]),
       ),

@@ -6,7 +6,7 @@ import { watchdogAlerts } from './watchdog.ts';
 import { errorRateAlert, latencyAlert, telemetryMissingAlert } from './golden-signals.ts';
 import { sharedRecording } from './recording.ts';
 import { poolSaturatedAlert, resilienceAlerts } from './resilience.ts';
-import { burnAlert, sloRecording } from './slo-burn.ts';
+import { burnAlert, sloRecording, sloRecordingCases, type SloWindowSource } from './slo-burn.ts';
 import { targetAlerts } from './targets.ts';
 
 // targets and tests read the shared vocabulary from the catalogue, as before the split
@@ -30,15 +30,25 @@ export { burnExpr, oneFailureSeries } from './slo-burn.ts';
  * Rule files, their tests, the runbooks and the Kubernetes rules all read the catalogue of one
  * Model: built once per Model (a 500-service spec built it four times, 1.9 s each).
  */
-const built = new WeakMap<Model, Catalogue>();
+const built: Record<SloWindowSource, WeakMap<Model, Catalogue>> = {
+  preaggregated: new WeakMap(),
+  raw: new WeakMap(),
+};
 
-export function buildCatalogue(model: Model): Catalogue {
-  let catalogue = built.get(model);
-  if (!catalogue) built.set(model, (catalogue = assemble(model)));
+/**
+ * `sloWindows: 'raw'` builds the SLO rules as they were before long windows were summed from
+ * pre-aggregated rates (every window read from the span metrics): only bench:rules asks for it.
+ */
+export function buildCatalogue(
+  model: Model,
+  { sloWindows = 'preaggregated' }: { sloWindows?: SloWindowSource } = {},
+): Catalogue {
+  let catalogue = built[sloWindows].get(model);
+  if (!catalogue) built[sloWindows].set(model, (catalogue = assemble(model, sloWindows)));
   return catalogue;
 }
 
-function assemble(model: Model): Catalogue {
+function assemble(model: Model, sloWindows: SloWindowSource): Catalogue {
   const files: RuleFile[] = [];
   files.push({ file: 'recording', groupName: 'otelkit-red', recording: sharedRecording(), alerts: [] });
   for (const service of model.services) {
@@ -46,7 +56,11 @@ function assemble(model: Model): Catalogue {
     files.push({
       file: `slo-${service.name}`,
       groupName: `slo-${service.name}`,
-      recording: service.slos.flatMap((slo) => sloRecording(service, slo)),
+      recording: service.slos.flatMap((slo) => sloRecording(model, service, slo, sloWindows)),
+      recordingCases:
+        sloWindows === 'preaggregated'
+          ? service.slos.flatMap((slo) => sloRecordingCases(model, service, slo))
+          : [],
       alerts: service.slos.flatMap((slo) =>
         burnWindows(slo.periodMs).map((window) => burnAlert(model, service, slo, window)),
       ),

@@ -62,11 +62,21 @@ export interface AlertDefinition {
   runbook: Runbook;
 }
 
+/** A promtool check of recorded values: the file's rules evaluated on `input`, `expr` read at each time. */
+export interface RecordingCase {
+  name: string;
+  interval: string;
+  input: SeriesInput[];
+  checks: { at: string; expr: string; samples: { labels: Record<string, string>; value: number }[] }[];
+}
+
 export interface RuleFile {
   file: string;
   groupName: string;
   interval?: string;
   recording: RecordingRule[];
+  /** Checked at a 1m evaluation step, with the file's page-tier alerts. */
+  recordingCases?: RecordingCase[];
   alerts: AlertDefinition[];
 }
 

@@ -1,6 +1,15 @@
 import { SPAN_METRICS } from '../model/conventions.ts';
 import type { Model, ServiceModel, SloModel } from '../model/model.ts';
-import { budgetSpent, burnWindows, errorRatioThreshold, sloWindowsMs, type BurnWindow } from '../model/slo.ts';
+import {
+  SCRAPES_PER_WINDOW,
+  baseWindowMs,
+  budgetSpent,
+  burnWindows,
+  errorRatioThreshold,
+  sloWindowsMs,
+  summedFromBase,
+  type BurnWindow,
+} from '../model/slo.ts';
 import { HOUR_MS, formatDuration, formatGoDuration } from '../model/duration.ts';
 import {
   REQUESTS_PER_STEP,
@@ -11,6 +20,7 @@ import {
   stepsFor,
   type AlertCase,
   type AlertDefinition,
+  type RecordingCase,
   type RecordingRule,
   type RunbookStep,
   type SeriesInput,
@@ -38,35 +48,194 @@ function sloRequestsExpr(service: ServiceModel, slo: SloModel, window: string): 
   return `sum(rate(${metricName}${selector(matchers)}[${window}]))`;
 }
 
+/** Bad events per second of the SLI over the window: failed requests, or requests over the threshold. */
+function sloBadExpr(service: ServiceModel, slo: SloModel, window: string): string {
+  const matchers = requestMatchers(service, slo.routes);
+  if (slo.kind === 'availability') {
+    const errors = selector({ ...matchers, status_code: ERROR_STATUS });
+    // a long window sums this: 0 without failures, never absent, so it holds a sample wherever requests do
+    return `sum(rate(${SPAN_METRICS.calls}${errors}[${window}])) or vector(0)`;
+  }
+  const fast = selector({ ...matchers, le: num(slo.thresholdMs!) });
+  return `${sloRequestsExpr(service, slo, window)} - sum(rate(${SPAN_METRICS.durationBucket}${fast}[${window}]))`;
+}
+
 /** Windows whose request rate the burn alerts' traffic guards read: 1h for the per-hour floor, and each long window. */
 function sloRequestWindowsMs(slo: SloModel): number[] {
   return [...new Set([HOUR_MS, ...burnWindows(slo.periodMs).map((w) => w.longMs)])].sort((a, b) => a - b);
 }
 
-export function sloRecording(service: ServiceModel, slo: SloModel): RecordingRule[] {
+/**
+ * Where an SLO's windows are computed from: `preaggregated` (what otelkit generates) sums its long
+ * windows from the base rates (see BASE_WINDOW_MS in model/slo.ts); `raw` reads every window from
+ * the span metrics, the rules before that change, kept for bench:rules to measure against.
+ */
+export type SloWindowSource = 'preaggregated' | 'raw';
+
+/**
+ * One SLO's recording rules, in evaluation order: the base rates first, then the windows summed
+ * from them, then the period and budget rules that read those. They all go into the service's one
+ * rule group, whose order Prometheus keeps.
+ */
+export function sloRecording(
+  model: Model,
+  service: ServiceModel,
+  slo: SloModel,
+  source: SloWindowSource = 'preaggregated',
+): RecordingRule[] {
   const labels = { service_name: service.name, slo: slo.name };
+  const sel = selector(labels);
   const windows = [...new Set([...sloWindowsMs(slo.periodMs), slo.periodMs])];
+  const baseMs = baseWindowMs(model.signals.metrics.scrapeIntervalMs);
+  const summed = (ms: number) => source === 'preaggregated' && summedFromBase(ms, slo.periodMs, baseMs);
+  const base = formatDuration(baseMs);
+  const bad = `${RULE.sloErrors(baseMs)}${sel}`;
+  const all = `${RULE.sloRequests(baseMs)}${sel}`;
+  const ratioExpr = (ms: number) => {
+    const range = formatDuration(ms);
+    if (source === 'preaggregated' && ms === baseMs) return `${bad} / ${all}`;
+    return summed(ms)
+      ? `sum_over_time(${bad}[${range}]) / sum_over_time(${all}[${range}])`
+      : sloErrorExpr(service, slo, range);
+  };
+  const baseRules: RecordingRule[] =
+    source === 'raw'
+      ? []
+      : [
+          { record: RULE.sloErrors(baseMs), expr: sloBadExpr(service, slo, base), labels },
+          { record: RULE.sloRequests(baseMs), expr: sloRequestsExpr(service, slo, base), labels },
+        ];
   return [
-    ...windows.map((ms) => ({
-      record: RULE.sloErrorRatio(ms),
-      expr: sloErrorExpr(service, slo, formatDuration(ms)),
-      labels,
-    })),
+    ...baseRules,
+    ...windows.map((ms) => ({ record: RULE.sloErrorRatio(ms), expr: ratioExpr(ms), labels })),
     {
       record: RULE.sloErrorRatioPeriod,
-      expr: `${RULE.sloErrorRatio(slo.periodMs)}${selector(labels)}`,
+      expr: `${RULE.sloErrorRatio(slo.periodMs)}${sel}`,
       labels,
     },
-    ...sloRequestWindowsMs(slo).map((ms) => ({
-      record: RULE.sloRequests(ms),
-      expr: sloRequestsExpr(service, slo, formatDuration(ms)),
-      labels,
-    })),
+    ...sloRequestWindowsMs(slo)
+      .filter((ms) => source === 'raw' || ms !== baseMs)
+      .map((ms) => ({
+        record: RULE.sloRequests(ms),
+        // the mean of the base request rate over the window is the request rate over it
+        expr: summed(ms)
+          ? `avg_over_time(${all}[${formatDuration(ms)}])`
+          : sloRequestsExpr(service, slo, formatDuration(ms)),
+        labels,
+      })),
     { record: RULE.sloObjective, expr: `vector(${num(slo.objective)})`, labels },
     {
       record: RULE.sloBudgetRemaining,
-      expr: `1 - (${RULE.sloErrorRatioPeriod}${selector(labels)} / ${num(1 - slo.objective)})`,
+      expr: `1 - (${RULE.sloErrorRatioPeriod}${sel} / ${num(1 - slo.objective)})`,
       labels,
+    },
+  ];
+}
+
+/** A counter rising by each segment's `perStep` for its `steps` steps, one segment after the other. */
+function piecewiseCounter(segments: { perStep: number; steps: number }[]): string {
+  let value = 0;
+  return segments
+    .map(({ perStep, steps }, i) => {
+      if (i === 0) {
+        value = perStep * steps;
+        return `0+${num(perStep)}x${steps}`;
+      }
+      const first = value + perStep;
+      value += perStep * steps;
+      return `${num(first)}+${num(perStep)}x${steps - 1}`;
+    })
+    .join(' ');
+}
+
+/** One request series of the SLI per status (or bucket): `good` and `bad` requests a step, per segment. */
+function sliInput(
+  service: ServiceModel,
+  slo: SloModel,
+  segments: { good: number; bad: number; steps: number }[],
+): SeriesInput[] {
+  const base = requestSeriesLabels(service, slo);
+  const good = piecewiseCounter(segments.map((s) => ({ perStep: s.good, steps: s.steps })));
+  const bad = piecewiseCounter(segments.map((s) => ({ perStep: s.bad, steps: s.steps })));
+  const all = piecewiseCounter(segments.map((s) => ({ perStep: s.good + s.bad, steps: s.steps })));
+  if (slo.kind === 'availability')
+    return [
+      {
+        series: `${SPAN_METRICS.calls}${seriesLabels({ ...base, status_code: 'STATUS_CODE_UNSET' })}`,
+        values: good,
+      },
+      { series: `${SPAN_METRICS.calls}${seriesLabels({ ...base, status_code: ERROR_STATUS })}`, values: bad },
+    ];
+  return [
+    {
+      series: `${SPAN_METRICS.durationBucket}${seriesLabels({ ...base, le: num(slo.thresholdMs!) })}`,
+      values: good,
+    },
+    { series: `${SPAN_METRICS.durationBucket}${seriesLabels({ ...base, le: '+Inf' })}`, values: all },
+    { series: `${SPAN_METRICS.durationCount}${seriesLabels(base)}`, values: all },
+  ];
+}
+
+/**
+ * What the summed windows promise, proven by promtool on the generated rules:
+ * - Evaluation order: failures start between two evaluations, and at the first evaluation whose
+ *   base rate sees them the shortest summed window sees them as well. It can only if the base rates
+ *   were recorded before it in the same evaluation of the same group; one evaluation earlier,
+ *   neither sees them.
+ * - Traffic weighting: half the window of heavy traffic without failures, then half of a tenth of
+ *   that traffic with half of it failing: the ratio of sums is 0.05 / 1.1 = 4.5 %, where a mean of
+ *   the 5m ratios would be about 25 %. A summed window lags by half a base window (each base
+ *   sample covers the base window before it), so here it holds a little more of the heavy half:
+ *   4.1 % for 1h, within base / (window / 2) of 4.5 %.
+ */
+export function sloRecordingCases(model: Model, service: ServiceModel, slo: SloModel): RecordingCase[] {
+  const baseMs = baseWindowMs(model.signals.metrics.scrapeIntervalMs);
+  const summed = [...new Set([...sloWindowsMs(slo.periodMs), slo.periodMs])].filter((ms) =>
+    summedFromBase(ms, slo.periodMs, baseMs),
+  );
+  if (summed.length === 0) return [];
+  const windowMs = Math.min(...summed);
+  const stepMs = 60_000;
+  const steps = (ms: number) => stepsFor(ms, stepMs);
+  const at = (ms: number) => formatDuration(ms);
+  const labels = { service_name: service.name, slo: slo.name };
+  const ratio = `${RULE.sloErrorRatio(windowMs)}${selector(labels)}`;
+  const rule = RULE.sloErrorRatio(windowMs);
+
+  // a base window of good requests and one step more, then a tenth of the traffic failing
+  const quietMs = baseMs + stepMs;
+  const seen = `${ratio} > bool 0`;
+  const heavy = REQUESTS_PER_STEP;
+  const light = REQUESTS_PER_STEP / 10;
+  const half = windowMs / 2;
+  const weighted = (light * 0.5) / (heavy + light);
+  return [
+    {
+      name: `${service.name} ${slo.name}: ${rule} reads the base rates of its own evaluation`,
+      interval: at(stepMs),
+      input: sliInput(service, slo, [
+        { good: heavy, bad: 0, steps: steps(quietMs) },
+        { good: heavy, bad: heavy / 10, steps: 5 },
+      ]),
+      checks: [
+        { at: at(quietMs), expr: seen, samples: [{ labels, value: 0 }] },
+        { at: at(quietMs + stepMs), expr: seen, samples: [{ labels, value: 1 }] },
+      ],
+    },
+    {
+      name: `${service.name} ${slo.name}: ${rule} weighs each step by its traffic`,
+      interval: at(stepMs),
+      input: sliInput(service, slo, [
+        { good: heavy, bad: 0, steps: steps(windowMs + half) },
+        { good: light * 0.5, bad: light * 0.5, steps: steps(half) },
+      ]),
+      checks: [
+        {
+          at: at(2 * windowMs),
+          expr: `abs(${ratio} - ${num(weighted)}) < bool ${num((weighted * baseMs) / half)}`,
+          samples: [{ labels, value: 1 }],
+        },
+      ],
     },
   ];
 }
@@ -194,9 +363,13 @@ export function burnAlert(
     window.tier === 'page' ? 60_000 : 5 * 60_000,
     Math.floor(window.shortMs / 4 / 1000) * 1000,
   );
-  const interval = formatDuration(intervalMs);
+  // Inputs are sampled at least four times a base window as well, as real scrapes are: the long
+  // windows sum the base rates, which a coarser input would leave empty.
+  const baseMs = baseWindowMs(model.signals.metrics.scrapeIntervalMs);
+  const sampleMs = Math.min(intervalMs, Math.floor(baseMs / SCRAPES_PER_WINDOW / 60_000) * 60_000);
+  const interval = formatDuration(sampleMs);
   const fireFor = window.longMs + window.forMs + 4 * intervalMs;
-  const fireSteps = stepsFor(fireFor, intervalMs);
+  const fireSteps = stepsFor(fireFor, sampleMs);
   // just over and just under the workbook burn rate, so the cases pin the factor itself
   const fireErrors = Math.round(REQUESTS_PER_STEP * Math.min(threshold * 1.1, (1 + threshold) / 2));
   const underErrors = Math.floor(REQUESTS_PER_STEP * threshold * 0.9);
@@ -213,10 +386,10 @@ export function burnAlert(
   // One failure among so few requests that, alone, it is over the threshold in both windows,
   // at a traffic the per-hour floor lets through: without the discount this would fire.
   const quietRequests = Math.floor(1 / (threshold * 1.1));
-  const quietPerStep = (quietRequests * intervalMs) / window.longMs;
+  const quietPerStep = (quietRequests * sampleMs) / window.longMs;
   const failureAge = window.forMs + 2 * intervalMs;
   const quietCase: AlertCase[] =
-    quietPerStep * (HOUR_MS / intervalMs) >= Math.max(1, model.alerting.slo_min_requests_per_hour) &&
+    quietPerStep * (HOUR_MS / sampleMs) >= Math.max(1, model.alerting.slo_min_requests_per_hour) &&
     failureAge < window.shortMs
       ? [
           {
@@ -226,7 +399,7 @@ export function burnAlert(
               service,
               slo,
               quietPerStep,
-              stepsFor(fireFor - failureAge, intervalMs),
+              stepsFor(fireFor - failureAge, sampleMs),
               fireSteps,
             ),
             checks: [{ at: at(fireFor), firing: false }],
@@ -273,7 +446,7 @@ export function burnAlert(
       {
         name: 'resolves once the short window recovers',
         interval,
-        input: sloSeries(service, slo, [resolveErrors, 0], [fireSteps, stepsFor(resolveAfter, intervalMs)]),
+        input: sloSeries(service, slo, [resolveErrors, 0], [fireSteps, stepsFor(resolveAfter, sampleMs)]),
         checks: [
           { at: at(fireFor), firing: true },
           { at: at(fireFor + resolveAfter), firing: false },

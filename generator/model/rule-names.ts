@@ -19,6 +19,8 @@ export const RULE = {
   routeLatency: (quantile: LatencyQuantile) => `service_route:request_duration_ms:p${quantile}_5m`,
   sloErrorRatio: (windowMs: number) => `slo:sli_error:ratio_rate${formatDuration(windowMs)}`,
   sloErrorRatioPeriod: 'slo:sli_error:ratio_period',
+  /** Bad events (failed or too slow requests) per second of an SLI: the base rate long windows sum. */
+  sloErrors: (windowMs: number) => `slo:sli_errors:rate${formatDuration(windowMs)}`,
   sloRequests: (windowMs: number) => `slo:sli_requests:rate${formatDuration(windowMs)}`,
   sloObjective: 'slo:objective:ratio',
   sloBudgetRemaining: 'slo:error_budget_remaining:ratio',

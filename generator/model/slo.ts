@@ -82,6 +82,51 @@ export function sloWindowsMs(periodMs: number): number[] {
   return [...new Set(burnWindows(periodMs).flatMap((w) => [w.shortMs, w.longMs]))].sort((a, b) => a - b);
 }
 
+/**
+ * Long windows from pre-aggregated rates. Reading a 30-day window from the raw span-metric series
+ * costs every sample of every route and status series of the SLI, at every evaluation. Instead each
+ * SLO records two rates over a base window, bad events and all events, and a long window is the
+ * ratio of their sums over it: sum_over_time(bad[30d]) / sum_over_time(all[30d]). That is
+ * traffic-weighted (a busy 5 minutes counts for more than a quiet one), unlike Sloth's period rule,
+ * which averages 5-minute error ratios (sum_over_time(ratio) / count_over_time(ratio)): under uneven
+ * traffic a mean of ratios is not the ratio of sums, and one 5-minute ratio without traffic (0/0,
+ * NaN) turns its whole period into NaN. Both sums hold one sample per evaluation, so the evaluation
+ * interval cancels out of the ratio, and a request rate over a window is avg_over_time(all[window]).
+ * The base rates, and every rule reading them, sit in one rule group, in that order: Prometheus
+ * evaluates a group's rules in order at one timestamp, so a long window always includes the base
+ * sample of its own evaluation (across groups there is no order).
+ * The cost: a long window only covers the base rates' history, so for its first stretch after the
+ * rules are deployed it is the ratio since then (backfill with `promtool tsdb create-blocks-from
+ * rules` to close that gap), and its edges are smoothed by one base window.
+ */
+export const BASE_WINDOW_MS = 5 * MINUTE_MS;
+
+/**
+ * A long window at least this many base windows long is summed from the base rates, so the base
+ * window's smoothing at its edges is under a twelfth of it; shorter windows are read raw, as are the
+ * short windows of the pairs, which must empty as soon as a burn stops (they are cheap: hours at most).
+ */
+export const SUMMED_WINDOW_MIN_BASES = 12;
+
+/**
+ * The base window at this scrape interval: 5m, or longer where four scrapes do not fit in 5m. Rules
+ * are evaluated at the scrape interval, so every base window also holds at least one evaluation and
+ * no bad event falls between two base samples.
+ */
+export function baseWindowMs(scrapeIntervalMs: number): number {
+  return Math.max(BASE_WINDOW_MS, Math.ceil((SCRAPES_PER_WINDOW * scrapeIntervalMs) / MINUTE_MS) * MINUTE_MS);
+}
+
+/** The long windows of an SLO: each pair's long window and the period itself. */
+export function longWindowsMs(periodMs: number): number[] {
+  return [...new Set([...burnWindows(periodMs).map((w) => w.longMs), periodMs])].sort((a, b) => a - b);
+}
+
+/** Whether a window of this SLO is summed from the base rates (true) or read from the raw series. */
+export function summedFromBase(windowMs: number, periodMs: number, baseMs: number): boolean {
+  return windowMs >= SUMMED_WINDOW_MIN_BASES * baseMs && longWindowsMs(periodMs).includes(windowMs);
+}
+
 /** Share of the whole budget spent within the long window when the alert fires. */
 export function budgetSpent(window: BurnWindow, periodMs: number): number {
   return (window.factor * window.longMs) / periodMs;

@@ -1,4 +1,9 @@
-import { buildCatalogue, type AlertDefinition } from '../alerting/catalogue.ts';
+import {
+  buildCatalogue,
+  seriesLabels,
+  type AlertDefinition,
+  type RecordingCase,
+} from '../alerting/catalogue.ts';
 import type { Model } from '../model/model.ts';
 import type { Artifact, Target } from './artifact.ts';
 
@@ -55,17 +60,35 @@ export function alertTestFiles(model: Model): { path: string; content: unknown }
     const stem = alert.testEvaluation === '5m' ? `${alert.file}.slow-burn` : alert.file;
     byFile.set(stem, [...(byFile.get(stem) ?? []), alert]);
   }
+  const recordingCases = new Map(catalogue.files.map((file) => [file.file, file.recordingCases ?? []]));
   return [...byFile.entries()].map(([stem, alerts]) => {
     const ruleFile = alerts[0]!.file;
+    const recorded = alerts[0]!.testEvaluation === '1m' ? (recordingCases.get(ruleFile) ?? []) : [];
     return {
       path: `alerts/tests/${stem}.test.yml`,
       content: {
         rule_files: [...new Set(['../recording.rules.yml', `../${ruleFile}.rules.yml`])],
         evaluation_interval: alerts[0]!.testEvaluation,
-        tests: alerts.flatMap(testGroup),
+        tests: [...alerts.flatMap(testGroup), ...recorded.map(recordingTest)],
       },
     };
   });
+}
+
+function recordingTest(testCase: RecordingCase) {
+  return {
+    name: testCase.name,
+    interval: testCase.interval,
+    input_series: testCase.input,
+    promql_expr_test: testCase.checks.map((check) => ({
+      expr: check.expr,
+      eval_time: check.at,
+      exp_samples: check.samples.map((sample) => ({
+        labels: seriesLabels(sample.labels),
+        value: sample.value,
+      })),
+    })),
+  };
 }
 
 export const alertTestsTarget: Target = {

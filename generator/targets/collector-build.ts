@@ -1,5 +1,9 @@
 import type { Model } from '../model/model.ts';
-import { COLLECTOR_CONTRIB_MODULE, COLLECTOR_CORE_MODULE, COLLECTOR_PROVIDER_VERSION } from '../model/versions.ts';
+import {
+  COLLECTOR_CONTRIB_MODULE,
+  COLLECTOR_CORE_MODULE,
+  COLLECTOR_PROVIDER_VERSION,
+} from '../model/versions.ts';
 import type { Artifact, Target } from './artifact.ts';
 import { COMPONENT, collectorConfigs, type CollectorConfig } from './collector.ts';
 

@@ -2,7 +2,12 @@ import { parser as logqlParser } from '@grafana/lezer-logql';
 import { parser as traceqlParser } from '@grafana/lezer-traceql';
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import type { Tree } from '@lezer/common';
-import { COLLECTOR_METRICS, PROMETHEUS_METRICS, RESILIENCE_METRICS, SPAN_METRICS } from '../model/conventions.ts';
+import {
+  COLLECTOR_METRICS,
+  PROMETHEUS_METRICS,
+  RESILIENCE_METRICS,
+  SPAN_METRICS,
+} from '../model/conventions.ts';
 
 /**
  * Static checks of every query in the generated dashboards and rules, with the official Lezer

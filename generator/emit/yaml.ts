@@ -15,10 +15,10 @@ export const DUMP_OPTIONS = { noRefs: true, lineWidth: -1 } as const;
  * project's 2-core VM, busy), more than the whole 2 s target, against 0.9-1.3 s here. Here
  * js-yaml writes each distinct scalar once, in one `dump` of them all, and the block layout around
  * them (js-yaml's: two-space indent, sequences indented under their key, `- ` items with a
- * mapping's first key on the dash line, empty collections as `[]` and `{}`) is laid out here. Anything that layout does
- * not cover (a non-plain object, a key that js-yaml would write as an explicit `? ` key, a bare
- * scalar document) is left to `dump` whole. test/unit/emit/yaml.test.ts compares the two on
- * generated values and on both examples' output.
+ * mapping's first key on the dash line, empty collections as `[]` and `{}`) is laid out here.
+ * Anything that layout does not cover (a non-plain object, a key that js-yaml would write as an
+ * explicit `? ` key, a bare scalar document) is left to `dump` whole. test/unit/emit/yaml.test.ts
+ * compares the two on generated values and on both examples' output.
  */
 export function dumpAll(documents: readonly unknown[]): string[] {
   const scalars = new Scalars();

@@ -292,7 +292,8 @@ export async function writeOutput(
     }
     staging = path.join(outDir, `.otelkit-staging-${randomBytes(4).toString('hex')}`);
     await mkdir(staging);
-    // folders to create inside the output are built in staging/tree, files of folders already there staged flat
+    // folders to create inside the output are built in staging/tree; the files of folders already
+    // there are staged flat
     const tree = path.join(staging, 'tree');
     const newFolders = toCreate.filter((d) => d.startsWith(`${outDir}${path.sep}`));
     const newFolderSet = new Set(newFolders);

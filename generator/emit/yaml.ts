@@ -39,7 +39,8 @@ export function dumpAll(documents: readonly unknown[]): string[] {
     if (!covered[index]) return dump(document, DUMP_OPTIONS);
     const state = { openEnded: false };
     const text = `${write(document, scalars, state)}\n`;
-    // js-yaml ends the document with "..." when its last node is a block scalar that keeps its final line breaks
+    // js-yaml ends the document with "..." when its last node is a block scalar that keeps its
+    // final line breaks
     return state.openEnded ? `${text}...\n` : text;
   });
 }

@@ -261,7 +261,8 @@ function unclosedQuote(text: string, reason: string, offset: number) {
   const atEnd = /within a (single|double) quoted scalar/.exec(reason);
   if (atEnd) return { quote: atEnd[1] === 'single' ? "'" : '"', offset: text.length };
   if (reason !== 'deficient indentation') return undefined;
-  // still inside a quoted scalar when the under-indented line began: the text before that line break leaves one open
+  // still inside a quoted scalar when the under-indented line began: the text before that line
+  // break leaves one open
   const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
   const open = /within a (single|double) quoted scalar/.exec(
     unclosedIn(text.slice(0, Math.max(lineStart - 1, 0))),
@@ -380,7 +381,8 @@ function scalarStart(text: string, event: ScalarEvent, lastEnd: number): number 
       return event.valueStart - 1;
     case SCALAR_STYLE.LITERAL_BLOCK:
     case SCALAR_STYLE.FOLDED_BLOCK: {
-      // the header (indicator, optional indentation and chomping, optional comment) ends the line before the content
+      // the header (indicator, optional indentation and chomping, optional comment) ends the line
+      // before the content
       const headerEnd = text.lastIndexOf('\n', event.valueStart - 1);
       const lineStart = text.lastIndexOf('\n', headerEnd - 1) + 1;
       const line = text.slice(lineStart, headerEnd);

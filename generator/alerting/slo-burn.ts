@@ -117,9 +117,12 @@ export function sloRecording(
       .filter((ms) => source === 'raw' || ms !== baseMs)
       .map((ms) => ({
         record: RULE.sloRequests(ms),
-        // the mean of the base request rate over the window is the request rate over it
+        // Requests over the window divided by its length, as rate() over it is: the base samples'
+        // sum times the evaluation interval (the base window over its sample count). The mean
+        // rate times the window would overstate the requests wherever the base rates' history is
+        // shorter than the window, and the burn alerts' one-failure discount with them.
         expr: summed(ms)
-          ? `avg_over_time(${all}[${formatDuration(ms)}])`
+          ? `sum_over_time(${all}[${formatDuration(ms)}]) / count_over_time(${all}[${base}]) * ${num(baseMs / ms)}`
           : sloRequestsExpr(service, slo, formatDuration(ms)),
         labels,
       })),

@@ -91,7 +91,8 @@ export function sloWindowsMs(periodMs: number): number[] {
  * which averages 5-minute error ratios (sum_over_time(ratio) / count_over_time(ratio)): under uneven
  * traffic a mean of ratios is not the ratio of sums, and one 5-minute ratio without traffic (0/0,
  * NaN) turns its whole period into NaN. Both sums hold one sample per evaluation, so the evaluation
- * interval cancels out of the ratio, and a request rate over a window is avg_over_time(all[window]).
+ * interval cancels out of the ratio. The request count the burn alerts discount one failure
+ * against does need it: it is the base window over the base rate's sample count in it.
  * The base rates, and every rule reading them, sit in one rule group, in that order: Prometheus
  * evaluates a group's rules in order at one timestamp, so a long window always includes the base
  * sample of its own evaluation (across groups there is no order).

@@ -236,8 +236,13 @@ function queueNearlyFullAlert(model: Model): AlertDefinition {
   };
 }
 
-/** The removal-age buckets of the tail sampler's histogram (ms, whatever its help text says). */
-const REMOVAL_AGE_BUCKETS_MS = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000];
+/**
+ * The removal-age buckets of the tail sampler's histogram, in whole seconds: v0.159's dropTrace
+ * records the age divided by time.Second into the SDK's default boundaries. Read as milliseconds
+ * they put every trace leaving after its decision below the wait, so the alert fired on any traffic
+ * (bench:collector's replayed load showed it once a step outlasted the wait).
+ */
+const REMOVAL_AGE_BUCKETS_S = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000];
 
 /**
  * A tail sampler holds num_traces traces; a new one past that evicts the oldest, decided or not. A
@@ -248,7 +253,9 @@ const REMOVAL_AGE_BUCKETS_MS = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 
 function tailSamplingEvictingAlert(model: Model): AlertDefinition {
   const alert = 'CollectorTailSamplingEvicting';
   const waitMs = tailDecisionWaitMs(model);
-  const le = String(Math.max(...REMOVAL_AGE_BUCKETS_MS.filter((b) => b < waitMs)));
+  // a trace decided at the wait is recorded at the wait's whole seconds or more: only a bucket
+  // below it counts evictions alone
+  const le = String(Math.max(...REMOVAL_AGE_BUCKETS_S.filter((b) => b < waitMs / 1000)));
   const metric = 'otelcol_processor_tail_sampling_sampling_trace_removal_age_bucket';
   const labels = { job: COLLECTOR_JOB, instance, le };
   const expr = `sum by (job, instance) (rate(${metric}{le="${le}"}[5m])) > 0`;

@@ -91,12 +91,16 @@ describe('tail sampling size', () => {
         attributes: { 'http.request.method': 'GET', 'url.path': '/' },
       }));
       await sendSpans(ports.otlpHttp, spans);
-      const bucket = async () => {
+      const sample = async (match: (line: string) => boolean) => {
         const text = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
-        const line = text.split('\n').find((l) => l.startsWith(`${metric}{`) && l.includes(`le="${le}"`));
-        return line === undefined ? undefined : Number(line.split(' ').pop());
+        // both tail samplers report the histogram: their series added up
+        const lines = text.split('\n').filter(match);
+        return lines.length === 0 ? undefined : lines.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
       };
-      return { bucket, collector };
+      const bucket = () => sample((l) => l.startsWith(`${metric}{`) && l.includes(`le="${le}"`));
+      const count = metric!.replace(/_bucket$/, '_count');
+      const removals = () => sample((l) => l.startsWith(`${count} `) || l.startsWith(`${count}{`));
+      return { bucket, removals, collector };
     }
 
     const overflowing = await run('evicting', 100);
@@ -105,8 +109,13 @@ describe('tail sampling size', () => {
     );
     expect(evicted).toBe(true);
 
+    // a sized buffer: every trace leaves after its decision (10 s), recorded in the histogram, and
+    // none of them in the alert's bucket
     const sized = await run('sized');
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const removed = await eventually('traces removed after their decision', 40_000, async () =>
+      ((await sized.removals()) ?? 0) >= 300 ? true : undefined,
+    );
+    expect(removed).toBe(true);
     expect((await sized.bucket()) ?? 0).toBe(0);
   }, 180_000);
 });

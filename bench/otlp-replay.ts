@@ -10,10 +10,11 @@
  */
 import http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
-import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { DependencyModel, Model } from '../generator/model/model.ts';
+import { probeSpan } from '../generator/verify/verify.ts';
 
 type ReplaySpan = Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0][number];
 
@@ -28,12 +29,6 @@ const MAX_IN_FLIGHT = 16;
 const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 const GRPC_FRAME_HEADER = 5;
 
-const SCOPE = { name: 'otelkit-bench-replay' };
-const hrTime = (nanos: bigint): [number, number] => [
-  Number(nanos / 1_000_000_000n),
-  Number(nanos % 1_000_000_000n),
-];
-
 /** A trace id no serializer writes by chance: where trace `index` of the template puts its id. */
 const markerTraceId = (index: number) => `0ddba11${index.toString(16).padStart(9, '0')}5eedf00dcafebabe`;
 
@@ -43,36 +38,36 @@ interface Child {
   attributes: Record<string, string | number>;
 }
 
+/** A client call to a database or cache: its own attributes, and where it went. */
+const dataCall = (
+  dependency: DependencyModel,
+  name: string,
+  port: number,
+  attributes: Child['attributes'],
+): Child => ({
+  name,
+  kind: SpanKind.CLIENT,
+  attributes: { ...attributes, 'server.address': dependency.name, 'server.port': port },
+});
+
 /** What a call to a dependency looks like as a span, by its kind, in the semantic conventions' names. */
 function dependencyCall(dependency: DependencyModel, service: Model['services'][number]): Child {
   switch (dependency.kind) {
     case 'database':
-      return {
-        name: 'SELECT orders',
-        kind: SpanKind.CLIENT,
-        attributes: {
-          'db.system.name': dependency.system ?? 'postgresql',
-          'db.namespace': service.name,
-          'db.operation.name': 'SELECT',
-          'db.collection.name': 'orders',
-          'db.query.text':
-            'SELECT id, total, status FROM orders WHERE customer_id = $1 ORDER BY created_at DESC',
-          'server.address': dependency.name,
-          'server.port': 5432,
-        },
-      };
+      return dataCall(dependency, 'SELECT orders', 5432, {
+        'db.system.name': dependency.system ?? 'postgresql',
+        'db.namespace': service.name,
+        'db.operation.name': 'SELECT',
+        'db.collection.name': 'orders',
+        'db.query.text':
+          'SELECT id, total, status FROM orders WHERE customer_id = $1 ORDER BY created_at DESC',
+      });
     case 'cache':
-      return {
-        name: 'GET',
-        kind: SpanKind.CLIENT,
-        attributes: {
-          'db.system.name': dependency.system ?? 'redis',
-          'db.operation.name': 'GET',
-          'db.query.text': 'GET session:*',
-          'server.address': dependency.name,
-          'server.port': 6379,
-        },
-      };
+      return dataCall(dependency, 'GET', 6379, {
+        'db.system.name': dependency.system ?? 'redis',
+        'db.operation.name': 'GET',
+        'db.query.text': 'GET session:*',
+      });
     case 'queue':
       return {
         name: `publish ${dependency.name}`,
@@ -125,32 +120,21 @@ function traceSpans(model: Model, index: number): ReplaySpan[] {
     durationMs: number,
     error: boolean,
   ): ReplaySpan => {
-    const context = { traceId, spanId, traceFlags: TraceFlags.SAMPLED };
     const begin = start + BigInt(offsetMs * 1_000_000);
-    const end = begin + BigInt(durationMs * 1_000_000);
-    return {
+    return probeSpan({
+      traceId,
+      spanId,
+      ...(parentId ? { parentSpanId: parentId } : {}),
       name: child.name,
       kind: child.kind,
-      spanContext: () => context,
-      ...(parentId
-        ? { parentSpanContext: { traceId, spanId: parentId, traceFlags: TraceFlags.SAMPLED } }
-        : {}),
-      startTime: hrTime(begin),
-      endTime: hrTime(end),
-      duration: hrTime(end - begin),
-      ended: true,
+      start: begin,
+      end: begin + BigInt(durationMs * 1_000_000),
       status: error
         ? { code: SpanStatusCode.ERROR, message: 'upstream failed' }
         : { code: SpanStatusCode.UNSET },
       attributes: child.attributes,
-      links: [],
-      events: [],
       resource,
-      instrumentationScope: SCOPE,
-      droppedAttributesCount: 0,
-      droppedEventsCount: 0,
-      droppedLinksCount: 0,
-    };
+    });
   };
   const urlPath = route.replace(/\{[^}]+\}|:[A-Za-z_]+/g, String(1000 + index));
   const spans = [

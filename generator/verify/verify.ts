@@ -67,7 +67,7 @@ const hrTime = (nanos: bigint): [number, number] => [
   Number(nanos % 1_000_000_000n),
 ];
 
-function probeSpan(
+export function probeSpan(
   span: Pick<ProbeSpan, 'name' | 'kind' | 'attributes' | 'status' | 'resource'> & {
     traceId: string;
     spanId: string;
